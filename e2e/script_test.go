@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestScripts runs testdata/script/*.txtar: one file per user-visible
+// behaviour, readable as documentation. Scripts see the built gosu and probe
+// in PATH, the fixture accounts in $ACCOUNTS, and two commands:
+//
+//	status CODE CMD [ARG...]    run CMD and check its exit status
+//	accounts CODE CMD [ARG...]  the same, with the fixture accounts mounted
+//	                            over /etc/passwd and /etc/group (needs root)
+//
+// The condition [root] tells whether the test runs as root.
+func TestScripts(t *testing.T) {
+	setup(t)
+	if ci() && os.Geteuid() != 0 {
+		t.Fatal("CI=true: the scripts must run as root")
+	}
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("PATH", bin+":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+			env.Setenv("ACCOUNTS", accounts)
+			env.Setenv("BIN", bin)
+			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "root" {
+				return os.Geteuid() == 0, nil
+			}
+			return false, errors.New("unknown condition " + cond)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"status": func(ts *testscript.TestScript, neg bool, args []string) {
+				checkStatus(ts, neg, args)
+			},
+			"accounts": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 2 {
+					ts.Fatalf("usage: accounts CODE CMD [ARG...]")
+				}
+				checkStatus(ts, neg, append([]string{args[0]}, withAccounts(args[1:]...)...))
+			},
+		},
+	})
+}
+
+func checkStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status CODE CMD [ARG...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	var exit *exec.ExitError
+	switch err := ts.Exec(args[1], args[2:]...); {
+	case errors.As(err, &exit):
+		got = exit.ExitCode()
+	case err != nil:
+		ts.Fatalf("%v", err)
+	}
+	if got != want {
+		ts.Fatalf("exit status %d, want %d", got, want)
+	}
+}

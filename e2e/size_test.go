@@ -1,0 +1,63 @@
+package e2e
+
+import (
+	"debug/elf"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// sizeBudget is upstream gosu 1.19's amd64 binary built with Go 1.26 and its
+// symbols kept (SPEC section 6): ours, with every feature, is not larger.
+const sizeBudget = 1936948
+
+// TestBinary checks the release build of gosu for amd64: within the size
+// budget, static, symbols kept (govulncheck reads them), and free of the
+// packages upstream removed to shrink its size and scan surface.
+func TestBinary(t *testing.T) {
+	setup(t)
+	path := bin + "/gosu"
+	if runtime.GOARCH != "amd64" {
+		path = t.TempDir() + "/gosu"
+		build := exec.Command("go", "build", "-trimpath", "-ldflags=-w", "-o", path, "./cmd/gosu")
+		build.Dir = ".."
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building for amd64: %v\n%s", err, out)
+		}
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("static amd64 gosu: %d bytes (budget %d, %d to spare)", st.Size(), sizeBudget, sizeBudget-st.Size())
+	if st.Size() > sizeBudget {
+		t.Errorf("gosu is %d bytes, over the budget of %d: find what grew with 'go tool nm -size -sort size'", st.Size(), sizeBudget)
+	}
+
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if hasInterp(f) {
+		t.Error("gosu has a program interpreter: it is not static")
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Errorf("gosu links shared libraries %v", libs)
+	}
+	syms, err := f.Symbols()
+	if err != nil || len(syms) == 0 {
+		t.Fatalf("gosu has no symbols (%v): govulncheck needs them", err)
+	}
+	for _, s := range syms {
+		for _, pkg := range []string{"net.", "net/", "crypto/", "fmt.", "log.", "text/template.", "encoding/json."} {
+			if strings.HasPrefix(s.Name, pkg) {
+				t.Errorf("gosu contains %s (from %s): keep it out of the binary", s.Name, strings.TrimSuffix(pkg, "."))
+				break
+			}
+		}
+	}
+}

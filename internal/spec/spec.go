@@ -1,0 +1,115 @@
+// Package spec turns a user spec ("user", "uid", "user:group", ":group", ...)
+// into the identity to run as, with upstream gosu's semantics.
+package spec
+
+import (
+	"errors"
+	"strings"
+
+	"gosu/internal/account"
+)
+
+// Identity is who the command will run as.
+type Identity struct {
+	UID    uint32
+	GID    uint32
+	Groups []uint32 // supplementary groups; empty means none
+	Home   string   // never empty: "/" when there is no entry or no home field
+	Name   string   // passwd entry name; "" when the uid has no entry
+	Shell  string   // passwd entry shell; "" when the uid has no entry
+}
+
+// Caller is the identity gosu was started with, which the spec's empty parts
+// default to.
+type Caller struct {
+	UID uint32
+	GID uint32
+}
+
+// Resolve resolves spec against db.
+//
+// A part made only of digits is always an id, never a name; a name must match
+// a well-formed entry exactly. The supplementary groups are those listing the
+// user's name, and only in the implicit form: "user:group" means exactly that
+// user and group, as upstream.
+func Resolve(s string, caller Caller, db account.DB) (Identity, error) {
+	userArg, groupArg, _ := strings.Cut(s, ":")
+	if strings.Contains(groupArg, ":") {
+		return Identity{}, errors.New("a user spec has at most one ':' (user:group)")
+	}
+	id := Identity{UID: caller.UID, GID: caller.GID, Home: "/"}
+
+	entry, found, err := lookupUser(userArg, caller, db)
+	if err != nil {
+		return Identity{}, err
+	}
+	if found {
+		id.UID, id.GID, id.Name, id.Shell = entry.UID, entry.GID, entry.Name, entry.Shell
+		if entry.Home != "" {
+			id.Home = entry.Home
+		}
+	} else if userArg != "" {
+		id.UID, _ = account.ParseID(userArg) // lookupUser only reports "not found" for an id
+	}
+
+	switch {
+	case groupArg != "":
+		gid, err := lookupGroup(groupArg, db)
+		if err != nil {
+			return Identity{}, err
+		}
+		id.GID = gid
+	case found:
+		if id.Groups, err = db.GroupsOf(entry.Name); err != nil {
+			return Identity{}, err
+		}
+	}
+	return id, nil
+}
+
+// lookupUser finds the passwd entry for the user part of a spec: by the
+// caller's uid when empty, by uid when numeric, by name otherwise. Only a
+// numeric or empty part may have no entry.
+func lookupUser(arg string, caller Caller, db account.DB) (account.User, bool, error) {
+	if arg == "" {
+		return db.UserByID(caller.UID)
+	}
+	uid, err := account.ParseID(arg)
+	switch {
+	case err == nil:
+		return db.UserByID(uid)
+	case errors.Is(err, account.ErrRange):
+		return account.User{}, false, err
+	}
+	u, err := db.UserByName(arg)
+	if err != nil {
+		return account.User{}, false, wrap("unable to find user "+arg, err)
+	}
+	return u, true, nil
+}
+
+// lookupGroup returns the gid for the group part of a spec. A numeric gid is
+// taken as is and need not exist.
+func lookupGroup(arg string, db account.DB) (uint32, error) {
+	gid, err := account.ParseID(arg)
+	if !errors.Is(err, account.ErrNotDecimal) {
+		return gid, err
+	}
+	g, err := db.GroupByName(arg)
+	if err != nil {
+		return 0, wrap("unable to find group "+arg, err)
+	}
+	return g.GID, nil
+}
+
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w *wrapped) Error() string { return w.msg + ": " + w.err.Error() }
+func (w *wrapped) Unwrap() error { return w.err }
+
+// wrap adds context the way fmt.Errorf("%s: %w") would, without fmt, which
+// costs the binary size budget.
+func wrap(msg string, err error) error { return &wrapped{msg, err} }
