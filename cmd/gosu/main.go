@@ -4,17 +4,24 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"gosu/internal/account"
 	"gosu/internal/drop"
+	"gosu/internal/environ"
+	"gosu/internal/explain"
+	"gosu/internal/fds"
 	"gosu/internal/launch"
 	"gosu/internal/spec"
+	"gosu/internal/super"
+	"gosu/internal/tty"
 )
 
 func init() {
@@ -54,10 +61,11 @@ func run(args []string) int {
 			return 0
 		}
 	}
+	var o options
 	var rest []string
 	if len(args) > 1 {
 		var err error
-		if _, rest, err = parseOptions(args[1:]); err != nil {
+		if o, rest, err = parseOptions(args[1:]); err != nil {
 			return fail(1, err.Error())
 		}
 	}
@@ -67,29 +75,117 @@ func run(args []string) int {
 	}
 	userSpec, argv := rest[0], rest[1:]
 
+	// Who: the identity, then what else the process keeps or loses.
 	caller := spec.Caller{UID: uint32(unix.Getuid()), GID: uint32(unix.Getgid())}
 	id, err := spec.Resolve(userSpec, caller, account.System)
 	if err != nil {
 		return failSwitch(userSpec, err)
 	}
-	env := withHome(os.Environ(), id.Home)
-	if err := drop.Switch(drop.Target{UID: id.UID, GID: id.GID, Groups: id.Groups}); err != nil {
+	target, err := o.target(id)
+	if err != nil {
+		return failSwitch(userSpec, err)
+	}
+	changes := environ.Changes(id, o.env)
+	env := environ.Apply(os.Environ(), changes)
+
+	ttyMode := "shared"
+	switch {
+	case o.detachTTY:
+		ttyMode = "detach"
+	case o.pty && super.Terminals() == [3]bool{}:
+		// Nothing to relay: with no terminal on stdio, the only way to the
+		// caller's terminal is as controlling terminal, which detaching
+		// removes, and the command keeps gosu's PID.
+		os.Stderr.WriteString(name + ": --pty: no terminal on stdin, stdout or stderr; detaching from the controlling terminal instead\n")
+		ttyMode = "detach"
+	case o.pty:
+		ttyMode = "pty"
+	}
+	if o.explain != "" {
+		p := explain.Plan{Command: argv, Identity: id, Target: target, Env: changes, Caller: os.Environ(),
+			TTY: ttyMode, CloseFDs: o.closeFDs, KeepFDs: o.keepFDs}
+		if o.explain == "json" {
+			os.Stdout.WriteString(explain.JSON(p))
+		} else {
+			os.Stdout.WriteString(explain.Text(p))
+		}
+		return 0
+	}
+	if ttyMode == "pty" {
+		if !super.Terminals()[0] {
+			os.Stderr.WriteString(name + ": --pty: stdin is not a terminal; passing it to COMMAND as it is, and only the terminal outputs through the new pseudo-terminal\n")
+		}
+		status, err := super.PTY("/proc/self/exe", childArgs(args[0], o.words, rest), os.Environ(), target.UID)
+		if err != nil {
+			return fail(1, err.Error())
+		}
+		return status
+	}
+
+	// The process changes, then the switch, then exec.
+	if o.closeFDs {
+		if err := fds.CloseOnExec(o.keepFDs); err != nil {
+			return fail(1, "--close-fds: "+err.Error())
+		}
+	}
+	if ttyMode == "detach" {
+		if _, err := tty.Detach(); err != nil {
+			return fail(1, "--detach-tty: "+err.Error())
+		}
+	}
+	if err := drop.Switch(target); err != nil {
 		return failSwitch(userSpec, err)
 	}
 	e := launch.Exec(argv, env)
 	return fail(e.Code, e.Error())
 }
 
-// withHome sets HOME to the target's home, as upstream always does, and
-// leaves every other variable as it is.
-func withHome(env []string, home string) []string {
-	out := make([]string, 0, len(env)+1)
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "HOME=") {
-			out = append(out, kv)
+// target turns the identity and the options into what drop.Switch applies.
+func (o options) target(id spec.Identity) (drop.Target, error) {
+	t := drop.Target{UID: id.UID, GID: id.GID, Groups: id.Groups, KeepCaps: o.keepCaps,
+		LimitBounding: o.dropBounding, NoNewPrivs: o.noNewPrivs, ParentDeathSignal: o.pdeathsig}
+	if o.keepCaps != 0 && id.UID == 0 {
+		return t, errors.New("--keep-caps: the user is root, which keeps every capability anyway")
+	}
+	var extra []uint32
+	if o.keepGroups {
+		groups, err := unix.Getgroups()
+		if err != nil {
+			return t, err
+		}
+		for _, g := range groups {
+			extra = append(extra, uint32(g))
 		}
 	}
-	return append(out, "HOME="+home)
+	added, err := spec.GroupIDs(o.addGroups, account.System)
+	if err != nil {
+		return t, err
+	}
+	t.Groups = mergeGroups(id.Groups, append(extra, added...))
+	return t, nil
+}
+
+// mergeGroups appends the gids of more that groups lacks, in order.
+func mergeGroups(groups, more []uint32) []uint32 {
+	out := slices.Clone(groups)
+	for _, g := range more {
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// childArgs is the command line of the gosu child that --pty starts: the
+// same, without --pty.
+func childArgs(self string, words, rest []string) []string {
+	out := []string{self}
+	for _, w := range words {
+		if w != "--pty" {
+			out = append(out, w)
+		}
+	}
+	return append(append(out, "--"), rest...)
 }
 
 func failSwitch(userSpec string, err error) int {

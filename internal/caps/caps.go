@@ -41,3 +41,83 @@ func Set(s Sets) error {
 	}
 	return unix.Capset(header(), &d[0])
 }
+
+// last is the highest capability number this kernel knows; PR_CAPBSET_READ
+// answers EINVAL beyond it (no /proc needed, unlike cap_last_cap).
+func last() int {
+	i := 0
+	for i < 63 {
+		if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(i+1), 0, 0, 0); err != nil {
+			break
+		}
+		i++
+	}
+	return i
+}
+
+// Bounding returns the calling thread's bounding set.
+func Bounding() (uint64, error) {
+	var mask uint64
+	for i := 0; i <= last(); i++ {
+		on, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(i), 0, 0, 0)
+		if err != nil {
+			return 0, err
+		}
+		if on == 1 {
+			mask |= 1 << i
+		}
+	}
+	return mask, nil
+}
+
+// LimitBounding drops from the calling thread's bounding set every
+// capability not in keep. It needs CAP_SETPCAP, so it must come before the
+// switch to a non-root uid.
+func LimitBounding(keep uint64) error {
+	for i := 0; i <= last(); i++ {
+		if keep&(1<<i) == 0 {
+			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(i), 0, 0, 0); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Ambient returns the calling thread's ambient set.
+func Ambient() (uint64, error) {
+	var mask uint64
+	for i := 0; i <= last(); i++ {
+		on, err := unix.PrctlRetInt(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_IS_SET, uintptr(i), 0, 0)
+		if err != nil {
+			return 0, err
+		}
+		if on == 1 {
+			mask |= 1 << i
+		}
+	}
+	return mask, nil
+}
+
+// RaiseAmbient adds every capability in mask to the calling thread's ambient
+// set; each must already be permitted and inheritable.
+func RaiseAmbient(mask uint64) error {
+	for i := range 64 {
+		if mask&(1<<i) != 0 {
+			if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(i), 0, 0); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// KeepOnSetuid sets or clears the calling thread's SECBIT_KEEP_CAPS: when
+// set, a switch from uid 0 to another uid keeps the permitted set.
+func KeepOnSetuid(on bool) error {
+	v := uintptr(0)
+	if on {
+		v = 1
+	}
+	return unix.Prctl(unix.PR_SET_KEEPCAPS, v, 0, 0, 0)
+}

@@ -13,7 +13,6 @@ package drop
 import (
 	"errors"
 	"os"
-	"slices"
 	"strconv"
 	"syscall"
 
@@ -22,11 +21,25 @@ import (
 	"gosu/internal/caps"
 )
 
-// Target is the identity to switch to.
+// Target is the identity to switch to and what else the process keeps or
+// loses on the way.
 type Target struct {
 	UID    uint32
 	GID    uint32
 	Groups []uint32
+
+	// KeepCaps are capabilities a non-root target keeps across the switch and
+	// the exec, as ambient capabilities (a non-root server binding port 80).
+	KeepCaps uint64
+	// LimitBounding drops every capability but KeepCaps from the bounding
+	// set, so that no later exec (of a setuid or file-capability binary) can
+	// gain them.
+	LimitBounding bool
+	// NoNewPrivs sets no_new_privs: no later exec gains privileges.
+	NoNewPrivs bool
+	// ParentDeathSignal, when not 0, is sent to the program when the thread
+	// that started gosu exits.
+	ParentDeathSignal syscall.Signal
 }
 
 // ngroupsMax is the kernel's NGROUPS_MAX.
@@ -47,30 +60,88 @@ func RefuseSetuid(prog string) error {
 	return nil
 }
 
-// Switch makes the process run as t and verifies it. Only the ids that differ
-// are set: when the process already is exactly t, no set*id call is made, so a
-// non-root caller (or root in a user namespace where setgroups is denied) can
-// ask for its own identity. A non-root target ends with empty effective,
-// permitted, inheritable and ambient capability sets.
+// Switch makes the process run as t, verifies it, and then sets what must be
+// set last. Only the ids that differ are set: when the process already is
+// exactly t, no set*id call is made, so a non-root caller (or root in a user
+// namespace where setgroups is denied) can ask for its own identity. A
+// non-root target ends with exactly KeepCaps as its effective, permitted,
+// inheritable and ambient sets (empty by default).
+//
+// Every capability and prctl step acts on the calling thread only, which must
+// be the locked thread that then calls execve.
 func Switch(t Target) error {
+	ppid := unix.Getppid()
 	c, err := current()
 	if err != nil {
 		return errors.New("reading credentials: " + err.Error())
+	}
+	// Dropping from the bounding set needs CAP_SETPCAP, which a non-root uid
+	// no longer has: first.
+	if t.LimitBounding {
+		if err := caps.LimitBounding(t.KeepCaps); err != nil {
+			return errors.New("limiting the bounding set: " + capErr(err, "CAP_SETPCAP"))
+		}
+	}
+	keep := t.UID != 0 && t.KeepCaps != 0
+	if keep {
+		// Without SECBIT_KEEP_CAPS, setresuid from 0 empties the permitted
+		// set, and nothing could be kept.
+		if err := caps.KeepOnSetuid(true); err != nil {
+			return errors.New("keeping capabilities: " + err.Error())
+		}
 	}
 	if err := c.change(t); err != nil {
 		return err
 	}
 	if t.UID != 0 {
-		// setresuid from root to non-root already empties the permitted and
-		// effective sets, but not the inheritable one, which a later exec of
-		// a file with inheritable file capabilities would turn back into
-		// privileges (CVE-2022-24769). Clearing inheritable also empties the
-		// ambient set, which must stay a subset of it.
-		if err := caps.Set(caps.Sets{}); err != nil {
-			return errors.New("clearing capabilities: " + err.Error())
+		// setresuid from root to non-root empties the permitted and effective
+		// sets (unless kept above), but not the inheritable one, which a later
+		// exec of a file with inheritable file capabilities would turn back
+		// into privileges (CVE-2022-24769). Setting all three to KeepCaps
+		// also empties the ambient set, which must stay a subset of them.
+		kept := t.KeepCaps
+		if err := caps.Set(caps.Sets{Effective: kept, Permitted: kept, Inheritable: kept}); err != nil {
+			return errors.New("setting capabilities: " + capErr(err, "the capabilities to keep"))
+		}
+		// Ambient capabilities are what survives execve for a non-root
+		// program without file capabilities.
+		if err := caps.RaiseAmbient(kept); err != nil {
+			return errors.New("raising ambient capabilities: " + err.Error())
+		}
+		if keep {
+			if err := caps.KeepOnSetuid(false); err != nil {
+				return errors.New("keeping capabilities: " + err.Error())
+			}
 		}
 	}
-	return verify(t)
+	if t.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return errors.New("setting no_new_privs: " + err.Error())
+		}
+	}
+	if err := verify(t); err != nil {
+		return err
+	}
+	// The kernel clears the parent-death signal on every credential change,
+	// so it is set after the switch.
+	if t.ParentDeathSignal != 0 {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(t.ParentDeathSignal), 0, 0, 0); err != nil {
+			return errors.New("setting the parent-death signal: " + err.Error())
+		}
+		// A parent that exited before the prctl will never send it.
+		if unix.Getppid() != ppid {
+			return errors.New("the parent process exited before the parent-death signal was set")
+		}
+	}
+	return nil
+}
+
+// capErr explains a capability operation refused for lack of a capability.
+func capErr(err error, need string) string {
+	if errors.Is(err, syscall.EPERM) {
+		return "operation not permitted (needs " + need + " in the permitted set)"
+	}
+	return err.Error()
 }
 
 // ids is the process's current identity as the kernel reports it on this
@@ -96,10 +167,18 @@ func current() (ids, error) {
 // sameSet compares group lists as sets: the kernel sorts the list it is
 // given, and a repeated gid grants nothing more.
 func sameSet(a, b []uint32) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(slices.Compact(a), slices.Compact(b))
+	inA := make(map[uint32]bool, len(a))
+	for _, g := range a {
+		inA[g] = true
+	}
+	inB := make(map[uint32]bool, len(b))
+	for _, g := range b {
+		if !inA[g] {
+			return false
+		}
+		inB[g] = true
+	}
+	return len(inA) == len(inB)
 }
 
 // change makes the ids t, calling only what must change: in a user namespace
@@ -175,6 +254,16 @@ func verify(t Target) error {
 	if !sameSet(c.groups, t.Groups) {
 		return errors.New("credentials check failed: supplementary groups are " + list(c.groups) + ", want " + list(t.Groups))
 	}
+	if t.LimitBounding {
+		if b, err := caps.Bounding(); err != nil || b&^t.KeepCaps != 0 {
+			return errors.New("credentials check failed: bounding set " + hex(b) + " is not limited to " + hex(t.KeepCaps))
+		}
+	}
+	if t.NoNewPrivs {
+		if on, err := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); err != nil || on != 1 {
+			return errors.New("credentials check failed: no_new_privs is not set")
+		}
+	}
 	if t.UID == 0 {
 		return nil
 	}
@@ -182,9 +271,16 @@ func verify(t Target) error {
 	if err != nil {
 		return errors.New("reading back capabilities: " + err.Error())
 	}
-	if s != (caps.Sets{}) {
-		return errors.New("credentials check failed: capabilities remain after switching to uid " + utoa(t.UID) +
-			" (effective " + hex(s.Effective) + ", permitted " + hex(s.Permitted) + ", inheritable " + hex(s.Inheritable) + ")")
+	k := t.KeepCaps
+	if s != (caps.Sets{Effective: k, Permitted: k, Inheritable: k}) {
+		return errors.New("credentials check failed: capabilities after switching to uid " + utoa(t.UID) +
+			" are effective " + hex(s.Effective) + ", permitted " + hex(s.Permitted) + ", inheritable " + hex(s.Inheritable) +
+			"; want " + hex(k))
+	}
+	if k != 0 {
+		if a, err := caps.Ambient(); err != nil || a != k {
+			return errors.New("credentials check failed: ambient capabilities are " + hex(a) + ", want " + hex(k))
+		}
 	}
 	// The real test of a drop: root must now be out of reach. Asked of this
 	// thread alone (the one that will exec): were it to succeed, gosu exits

@@ -88,6 +88,19 @@ func lookupUser(arg string, caller Caller, db account.DB) (account.User, bool, e
 	return u, true, nil
 }
 
+// GroupIDs resolves group names (or gids, taken as they are) to gids.
+func GroupIDs(groups []string, db account.DB) ([]uint32, error) {
+	gids := make([]uint32, 0, len(groups))
+	for _, g := range groups {
+		gid, err := lookupGroup(g, db)
+		if err != nil {
+			return nil, err
+		}
+		gids = append(gids, gid)
+	}
+	return gids, nil
+}
+
 // lookupGroup returns the gid for the group part of a spec. A numeric gid is
 // taken as is and need not exist.
 func lookupGroup(arg string, db account.DB) (uint32, error) {
