@@ -62,6 +62,7 @@ func newContainer(t *testing.T) *container {
 	}
 	copyFile(t, bin+"/gosu", filepath.Join(root, "usr/local/bin/gosu"))
 	copyFile(t, bin+"/probe", filepath.Join(root, "usr/local/bin/probe"))
+	copyFile(t, bin+"/tiocsti", filepath.Join(root, "usr/local/bin/tiocsti"))
 	copyFile(t, accounts+"/passwd", filepath.Join(root, "etc/passwd"))
 	copyFile(t, accounts+"/group", filepath.Join(root, "etc/group"))
 
@@ -96,7 +97,7 @@ func copyFile(t *testing.T, from, to string) {
 // configure writes config.json for a container running args as PID 1 with
 // Docker's default capabilities, granted as inheritable too (as runc did
 // before CVE-2022-24769), so that clearing them is visible.
-func (c *container) configure(t *testing.T, args ...string) {
+func (c *container) configure(t *testing.T, terminal bool, args ...string) {
 	t.Helper()
 	path := filepath.Join(c.dir, "config.json")
 	data, err := os.ReadFile(path)
@@ -108,7 +109,7 @@ func (c *container) configure(t *testing.T, args ...string) {
 		t.Fatal(err)
 	}
 	process := cfg["process"].(map[string]any)
-	process["terminal"] = false
+	process["terminal"] = terminal
 	process["args"] = args
 	process["noNewPrivileges"] = false // as Docker
 	process["capabilities"] = map[string]any{
@@ -126,9 +127,10 @@ func (c *container) configure(t *testing.T, args ...string) {
 // sure it is deleted when the test ends, whatever happens.
 func (c *container) start(t *testing.T, args ...string) (*exec.Cmd, *bufio.Reader, string) {
 	t.Helper()
-	c.configure(t, args...)
-	id := "gosu-e2e-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	c.configure(t, false, args...)
+	id := c.id() + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	cmd := exec.Command(c.runc, "run", "--bundle", c.dir, id)
+	c.cleanup(t, id)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +141,6 @@ func (c *container) start(t *testing.T, args ...string) (*exec.Cmd, *bufio.Reade
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		exec.Command(c.runc, "delete", "-f", id).Run()
 		cmd.Process.Kill()
 		cmd.Wait()
 		if t.Failed() {
@@ -147,6 +148,44 @@ func (c *container) start(t *testing.T, args ...string) (*exec.Cmd, *bufio.Reade
 		}
 	})
 	return cmd, bufio.NewReader(stdout), id
+}
+
+func (c *container) id() string {
+	return "gosu-e2e-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+}
+
+// cleanup deletes the container when the test ends, whatever happens.
+func (c *container) cleanup(t *testing.T, id string) {
+	t.Cleanup(func() { exec.Command(c.runc, "delete", "-f", id).Run() })
+}
+
+// runTerminal runs args as PID 1 of a container that has a terminal, as
+// "docker run -t" gives: runc makes a pseudo-terminal the controlling
+// terminal of PID 1, which leads its session. script(1) stands in for the
+// person at the other end. It returns the output with lines ending in \n.
+func (c *container) runTerminal(t *testing.T, args ...string) result {
+	t.Helper()
+	script := needTool(t, "script", "bsdutils")
+	c.configure(t, true, args...)
+	id := c.id()
+	c.cleanup(t, id)
+	cmd := exec.Command(script, "-qec", c.runc+" run --bundle "+c.dir+" "+id, "/dev/null")
+	out, err := cmd.Output()
+	// The terminal echoes a NUL that runc writes first as "^@".
+	text := strings.TrimPrefix(strings.ReplaceAll(string(out), "\r\n", "\n"), "^@")
+	r := result{stdout: text, probe: map[string]string{}}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		r.code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(r.stdout, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			r.probe[k] = v
+		}
+	}
+	return r
 }
 
 // probe runs the probe as the container's PID 1 through args and returns its
@@ -234,5 +273,46 @@ func TestContainerSignals(t *testing.T) {
 	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if rest != "got TERM\n" || ws.ExitStatus() != 7 {
 		t.Errorf("after runc kill TERM: output %q, %v; want \"got TERM\" and exit 7", rest, err)
+	}
+}
+
+// TestContainerHardening: the capability, no_new_privs and detach options
+// with gosu as PID 1 under Docker's default capabilities.
+func TestContainerHardening(t *testing.T) {
+	c := newContainer(t)
+	c.probe(t, "gosu", "--keep-caps=net_bind_service", "--drop-bounding", "--no-new-privs", "app", "probe").expect(t, "hardened", map[string]string{
+		"pid": "1", "Uid": "1000 1000 1000 1000", "CapInh": netBindService, "CapPrm": netBindService,
+		"CapEff": netBindService, "CapAmb": netBindService, "CapBnd": netBindService, "NoNewPrivs": "1",
+	})
+	c.probe(t, "gosu", "--no-new-privs", "nobody", "probe").expect(t, "--no-new-privs", map[string]string{
+		"pid": "1", "NoNewPrivs": "1", "CapPrm": noCaps, "CapBnd": dockerCapMask,
+	})
+	// CAP_SYS_ADMIN is not in Docker's set: it cannot be kept.
+	if r := c.probe(t, "gosu", "--keep-caps=sys_admin", "app", "probe"); r.code != 1 || r.stdout != "" {
+		t.Errorf("--keep-caps=sys_admin in the container: exit %d, stdout %q; want exit 1 and nothing run", r.code, r.stdout)
+	}
+}
+
+// TestContainerTerminal: in a container started with a terminal, plain gosu
+// leaves the command on PID 1's terminal, where TIOCSTI works; with
+// --detach-tty gosu, the session leader, releases it and TIOCSTI fails.
+func TestContainerTerminal(t *testing.T) {
+	c := newContainer(t)
+	r := c.runTerminal(t, "gosu", "app", "probe")
+	if r.code != 0 || r.probe["pid"] != "1" || r.probe["sid"] != "1" || r.probe["tty_nr"] == "0" || r.probe["tty_nr"] == "" {
+		t.Errorf("plain gosu: exit %d, pid %q, sid %q, tty_nr %q; want PID 1 leading its session, on a terminal: %q", r.code, r.probe["pid"], r.probe["sid"], r.probe["tty_nr"], r.stdout)
+	}
+	r = c.runTerminal(t, "gosu", "--detach-tty", "app", "probe")
+	if r.code != 0 || r.probe["pid"] != "1" || r.probe["tty_nr"] != "0" || r.probe["Uid"] != "1000 1000 1000 1000" {
+		t.Errorf("--detach-tty: exit %d, pid %q, tty_nr %q, uid %q; want PID 1 with no terminal", r.code, r.probe["pid"], r.probe["tty_nr"], r.probe["Uid"])
+	}
+	if r := c.runTerminal(t, "gosu", "--detach-tty", "app", "tiocsti"); r.code != 1 || !strings.Contains(r.stdout, "TIOCSTI-BLOCKED") {
+		t.Errorf("--detach-tty: the attack was not refused: exit %d, %q", r.code, r.stdout)
+	}
+	legacy, err := os.ReadFile("/proc/sys/dev/tty/legacy_tiocsti")
+	if err == nil && strings.TrimSpace(string(legacy)) == "1" {
+		if r := c.runTerminal(t, "gosu", "app", "tiocsti"); r.code != 0 || strings.Contains(r.stdout, "TIOCSTI-BLOCKED") {
+			t.Errorf("plain gosu: the attack should reach PID 1's terminal (the baseline): exit %d, %q", r.code, r.stdout)
+		}
 	}
 }

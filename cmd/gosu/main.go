@@ -96,7 +96,9 @@ func run(args []string) int {
 		// Nothing to relay: with no terminal on stdio, the only way to the
 		// caller's terminal is as controlling terminal, which detaching
 		// removes, and the command keeps gosu's PID.
-		os.Stderr.WriteString(name + ": --pty: no terminal on stdin, stdout or stderr; detaching from the controlling terminal instead\n")
+		if o.explain == "" {
+			os.Stderr.WriteString(name + ": --pty: no terminal on stdin, stdout or stderr; detaching from the controlling terminal instead\n")
+		}
 		ttyMode = "detach"
 	case o.pty:
 		ttyMode = "pty"
@@ -220,7 +222,10 @@ changes. COMMAND is searched in PATH (or the default PATH) as the new user.
 		b.WriteString("\nOptions (only before USER-SPEC; -- ends them):\n")
 		for _, o := range optionTable {
 			head := "  --" + o.name
-			if o.value != "" {
+			switch {
+			case o.optional:
+				head += "[=" + o.value + "]"
+			case o.value != "":
 				head += "=" + o.value
 			}
 			b.WriteString(head + "\n      " + strings.ReplaceAll(o.help, "\n", "\n      ") + "\n")

@@ -44,7 +44,7 @@ func Text(p Plan) string {
 	t := p.Target
 	var rows [][2]string
 	line := func(k, v string) { rows = append(rows, [2]string{k, v}) }
-	line("command:", strings.Join(p.Command, " ")+" (looked up in PATH as the user)")
+	line("command:", strings.Join(shellWords(p.Command), " ")+" (looked up in PATH as the user)")
 	name := "no passwd entry"
 	if p.Identity.Name != "" {
 		name = p.Identity.Name
@@ -148,6 +148,18 @@ func getenv(env []string, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// shellWords quotes the words that a shell would not read back as one.
+func shellWords(a []string) []string {
+	out := make([]string, len(a))
+	for i, w := range a {
+		out[i] = w
+		if w == "" || strings.ContainsAny(w, " \t\n\"'\\$`;&|<>()*?[]{}~#") {
+			out[i] = strconv.Quote(w)
+		}
+	}
+	return out
 }
 
 func uints(a []uint32) []string {
