@@ -77,7 +77,8 @@ func TestCloseFDs(t *testing.T) {
 		return cmd
 	}
 	// fdsOf lists the descriptors of the command, a sleep, as the kernel
-	// sees them from outside (a probe would list its own runtime's too).
+	// sees them from outside (a probe would list its own runtime's too),
+	// once it sleeps: while starting, sleep may briefly open locale files.
 	fdsOf := func(args ...string) string {
 		cmd := withFDs(append(args, "app", "sleep", "60")...)
 		if err := cmd.Start(); err != nil {
@@ -86,7 +87,7 @@ func TestCloseFDs(t *testing.T) {
 		defer func() { cmd.Process.Kill(); cmd.Wait() }()
 		dir := "/proc/" + strconv.Itoa(cmd.Process.Pid)
 		for range 500 {
-			if comm, _ := os.ReadFile(dir + "/comm"); string(comm) == "sleep\n" {
+			if wchan, _ := os.ReadFile(dir + "/wchan"); strings.Contains(string(wchan), "nanosleep") {
 				entries, err := os.ReadDir(dir + "/fd")
 				if err != nil {
 					t.Fatal(err)

@@ -25,11 +25,10 @@ import (
 )
 
 func init() {
-	// Nothing here runs in parallel, and each all-threads set*id call stops
-	// the world and signals every thread: one P keeps the runtime from
-	// starting threads it would then have to signal (measured: start-up
-	// ~10% faster).
-	runtime.GOMAXPROCS(1)
+	// (Upstream also calls runtime.GOMAXPROCS(1) here. In interleaved perf
+	// stat runs that made start-up slower, not faster: it stops the world
+	// and resizes the scheduler, which costs more than the threads it saves.)
+	//
 	// Capabilities (and, for raw syscalls, credentials) belong to a thread,
 	// not to the process. Keep main on the thread it starts on, so that every
 	// per-thread change is made on the thread that finally calls execve.
@@ -89,10 +88,11 @@ func run(args []string) int {
 	env := environ.Apply(os.Environ(), changes)
 
 	ttyMode := "shared"
+	terms := super.Terminals()
 	switch {
 	case o.detachTTY:
 		ttyMode = "detach"
-	case o.pty && super.Terminals() == [3]bool{}:
+	case o.pty && terms == [3]bool{}:
 		// Nothing to relay: with no terminal on stdio, the only way to the
 		// caller's terminal is as controlling terminal, which detaching
 		// removes, and the command keeps gosu's PID.
@@ -114,10 +114,10 @@ func run(args []string) int {
 		return 0
 	}
 	if ttyMode == "pty" {
-		if !super.Terminals()[0] {
+		if !terms[0] {
 			os.Stderr.WriteString(name + ": --pty: stdin is not a terminal; passing it to COMMAND as it is, and only the terminal outputs through the new pseudo-terminal\n")
 		}
-		status, err := super.PTY("/proc/self/exe", childArgs(args[0], o.words, rest), os.Environ(), target.UID)
+		status, err := super.PTY("/proc/self/exe", childArgs(args[0], o.words, rest), os.Environ(), target.UID, terms)
 		if err != nil {
 			return fail(1, err.Error())
 		}
@@ -131,7 +131,7 @@ func run(args []string) int {
 		}
 	}
 	if ttyMode == "detach" {
-		if _, err := tty.Detach(); err != nil {
+		if err := tty.Detach(); err != nil {
 			return fail(1, "--detach-tty: "+err.Error())
 		}
 	}

@@ -112,12 +112,8 @@ func RaiseAmbient(mask uint64) error {
 	return nil
 }
 
-// KeepOnSetuid sets or clears the calling thread's SECBIT_KEEP_CAPS: when
-// set, a switch from uid 0 to another uid keeps the permitted set.
-func KeepOnSetuid(on bool) error {
-	v := uintptr(0)
-	if on {
-		v = 1
-	}
-	return unix.Prctl(unix.PR_SET_KEEPCAPS, v, 0, 0, 0)
+// KeepOnSetuid sets the calling thread's SECBIT_KEEP_CAPS, so that a switch
+// from uid 0 to another uid keeps the permitted set. execve clears it.
+func KeepOnSetuid() error {
+	return unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0)
 }

@@ -25,7 +25,7 @@ const Setuid = 1 << 7
 func Parse(list string) (uint64, error) {
 	var mask uint64
 	for name := range strings.SplitSeq(list, ",") {
-		i := indexOf(strings.TrimPrefix(Upper(name), "CAP_"))
+		i := indexOf(strings.TrimPrefix(Upper(strings.TrimSpace(name)), "CAP_"))
 		if i < 0 {
 			return 0, errors.New("unknown capability " + `"` + name + `"` + " (names as in capabilities(7), e.g. CAP_NET_BIND_SERVICE or net_bind_service)")
 		}

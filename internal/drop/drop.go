@@ -82,11 +82,10 @@ func Switch(t Target) error {
 			return errors.New("limiting the bounding set: " + capErr(err, "CAP_SETPCAP"))
 		}
 	}
-	keep := t.UID != 0 && t.KeepCaps != 0
-	if keep {
+	if t.UID != 0 && t.KeepCaps != 0 {
 		// Without SECBIT_KEEP_CAPS, setresuid from 0 empties the permitted
-		// set, and nothing could be kept.
-		if err := caps.KeepOnSetuid(true); err != nil {
+		// set, and nothing could be kept. execve clears the bit again.
+		if err := caps.KeepOnSetuid(); err != nil {
 			return errors.New("keeping capabilities: " + err.Error())
 		}
 	}
@@ -107,11 +106,6 @@ func Switch(t Target) error {
 		// program without file capabilities.
 		if err := caps.RaiseAmbient(kept); err != nil {
 			return errors.New("raising ambient capabilities: " + err.Error())
-		}
-		if keep {
-			if err := caps.KeepOnSetuid(false); err != nil {
-				return errors.New("keeping capabilities: " + err.Error())
-			}
 		}
 	}
 	if t.NoNewPrivs {

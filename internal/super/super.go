@@ -42,11 +42,11 @@ func (exited) Signal()        {}
 // PTY runs self with argv (gosu without --pty) on a new pseudo-terminal that
 // belongs to owner, relays it, and returns the status to exit with: the
 // child's exit code, or 128+N when a signal N ended it. Each of stdin,
-// stdout and stderr that is a terminal is replaced by the new one; the others
-// are passed to the child as they are, so piped data stays byte-exact and
-// EOF still reaches the command. At least one must be a terminal.
-func PTY(self string, argv, env []string, owner uint32) (int, error) {
-	terms := Terminals()
+// stdout and stderr that is a terminal (terms, from Terminals) is replaced by
+// the new one; the others are passed to the child as they are, so piped data
+// stays byte-exact and EOF still reaches the command. At least one must be a
+// terminal.
+func PTY(self string, argv, env []string, owner uint32, terms [3]bool) (int, error) {
 	termFd := -1
 	for fd := 2; fd >= 0; fd-- {
 		if terms[fd] {

@@ -18,22 +18,22 @@ import (
 )
 
 // Detach makes the process lose its controlling terminal; stdio and the PID
-// stay. It returns what it did, for the user.
+// stay.
 //
 // setsid(2) gives a new session without a terminal, but fails for a process
 // group leader, which is what a shell with job control makes of every
 // command it runs; then TIOCNOTTY detaches the terminal instead, leaving the
 // process in its session (so Ctrl-C from that terminal still reaches it).
-func Detach() (string, error) {
+func Detach() error {
 	if _, err := unix.Setsid(); err == nil {
-		return "new session, no controlling terminal (setsid)", nil
+		return nil
 	}
 	fd, err := unix.Open("/dev/tty", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if errors.Is(err, syscall.ENXIO) {
-		return "there was no controlling terminal", nil
+		return nil // there is no controlling terminal
 	}
 	if err != nil {
-		return "", errors.New("opening the controlling terminal: " + err.Error())
+		return errors.New("opening the controlling terminal: " + err.Error())
 	}
 	defer unix.Close(fd)
 	if sid, _ := unix.Getsid(0); sid == unix.Getpid() {
@@ -48,7 +48,7 @@ func Detach() (string, error) {
 		}
 	}
 	if err := unix.IoctlSetInt(fd, unix.TIOCNOTTY, 0); err != nil {
-		return "", errors.New("detaching from the controlling terminal: " + err.Error())
+		return errors.New("detaching from the controlling terminal: " + err.Error())
 	}
-	return "controlling terminal released (TIOCNOTTY)", nil
+	return nil
 }

@@ -1,0 +1,42 @@
+package caps
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	for in, want := range map[string]uint64{
+		"net_bind_service":                   1 << 10,
+		"CAP_NET_BIND_SERVICE":               1 << 10,
+		"Cap_Net_Bind_Service,chown":         1<<10 | 1,
+		"chown,chown":                        1,
+		"checkpoint_restore":                 1 << 40,
+		"sys_admin, kill":                    1<<21 | 1<<5,
+		"CAP_SETFCAP,cap_audit_read,perfmon": 1<<31 | 1<<37 | 1<<38,
+	} {
+		got, err := Parse(in)
+		if err != nil || got != want {
+			t.Errorf("Parse(%q) = %x, %v; want %x", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "bogus", "chown,", "cap_", "CAP_CHOWNX", "net bind service", "41"} {
+		if got, err := Parse(in); err == nil {
+			t.Errorf("Parse(%q) = %x, want an error", in, got)
+		}
+	}
+}
+
+func TestNames(t *testing.T) {
+	if got := Names(1<<10 | 1 | 1<<40 | 1<<45); !slices.Equal(got, []string{"CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_CHECKPOINT_RESTORE", "CAP_45"}) {
+		t.Errorf("Names = %q", got)
+	}
+	for i := range names {
+		if m, err := Parse(Names(1 << i)[0]); err != nil || m != 1<<i {
+			t.Errorf("capability %d does not round-trip: %x, %v", i, m, err)
+		}
+	}
+	if Setuid != 1<<indexOf("SETUID") {
+		t.Errorf("Setuid is not CAP_SETUID's bit")
+	}
+}

@@ -1,0 +1,64 @@
+package explain
+
+import (
+	"encoding/json"
+	"strings"
+	"syscall"
+	"testing"
+
+	"gosu/internal/drop"
+	"gosu/internal/environ"
+	"gosu/internal/spec"
+)
+
+// The JSON is written by hand; encoding/json, fine in a test, checks it.
+func TestJSONIsJSON(t *testing.T) {
+	weird := "q\"b\\s\x00\x1f\n\t\u2028é\xff"
+	p := Plan{
+		Command:  []string{"sh", "-c", weird},
+		Identity: spec.Identity{UID: 4294967294, GID: 7, Name: weird},
+		Target:   drop.Target{UID: 4294967294, GID: 7, Groups: []uint32{1, 4294967294}, KeepCaps: 1 << 10, LimitBounding: true, NoNewPrivs: true, ParentDeathSignal: syscall.SIGTERM},
+		Env:      []environ.Change{{Name: "HOME", Value: weird}},
+		TTY:      "pty",
+		CloseFDs: true,
+		KeepFDs:  []int{3, 7},
+	}
+	var got struct {
+		Command     []string          `json:"command"`
+		UID         uint32            `json:"uid"`
+		User        *string           `json:"user"`
+		Groups      []uint32          `json:"groups"`
+		Env         map[string]string `json:"env"`
+		AmbientCaps []string          `json:"ambient_caps"`
+		Bounding    []string          `json:"bounding_set"`
+		NoNewPrivs  bool              `json:"no_new_privs"`
+		TTY         string            `json:"tty"`
+		KeepFDs     []int             `json:"keep_fds"`
+		Pdeathsig   *string           `json:"pdeathsig"`
+	}
+	out := JSON(p)
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	valid := strings.ToValidUTF8(weird, "\uFFFD")
+	if got.Command[2] != valid || *got.User != valid || got.Env["HOME"] != valid || got.UID != 4294967294 ||
+		got.Groups[1] != 4294967294 || got.AmbientCaps[0] != "CAP_NET_BIND_SERVICE" || got.Bounding[0] != "CAP_NET_BIND_SERVICE" ||
+		!got.NoNewPrivs || got.TTY != "pty" || got.KeepFDs[1] != 7 || *got.Pdeathsig != "SIGTERM" {
+		t.Errorf("JSON(%+v) reads back as %+v", p, got)
+	}
+}
+
+func FuzzStr(f *testing.F) {
+	for _, s := range []string{"", "plain", "q\"b\\s", "\x00\x7f\u2028", "\xff\xfe", "é😀"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var back string
+		if err := json.Unmarshal([]byte(str(s)), &back); err != nil {
+			t.Fatalf("str(%q) = %s: %v", s, str(s), err)
+		}
+		if want := strings.ToValidUTF8(s, "\uFFFD"); back != want && !strings.ContainsRune(s, 0xFFFD) {
+			t.Fatalf("str(%q) reads back as %q, want %q", s, back, want)
+		}
+	})
+}
