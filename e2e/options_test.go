@@ -198,20 +198,10 @@ func TestParentDeathSignal(t *testing.T) {
 		t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
 		return pid
 	}
-	gone := func(pid int) bool {
-		for range 200 {
-			status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-			if err != nil || strings.Contains(string(status), "State:\tZ") {
-				return true
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		return false
-	}
-	if pid := start("--pdeathsig=TERM"); !gone(pid) {
+	if pid := start("--pdeathsig=TERM"); !processGone(pid, 2*time.Second) {
 		t.Errorf("--pdeathsig=TERM: the command outlived its parent")
 	}
-	if pid := start(); gone(pid) {
+	if pid := start(); processGone(pid, 2*time.Second) {
 		t.Errorf("without --pdeathsig the command died with its parent")
 	}
 }
@@ -273,4 +263,15 @@ func TestSignalState(t *testing.T) {
 	if r.stdout != "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n" {
 		t.Errorf("from a clean state: %q", r.stdout)
 	}
+}
+
+// processGone waits up to d for pid to exit (a zombie counts as gone).
+func processGone(pid int, d time.Duration) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil || strings.Contains(string(status), "State:\tZ") {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -176,5 +177,33 @@ func TestPTYWithoutTerminal(t *testing.T) {
 	r := gosu(t, "--pty", "app", bin+"/probe", "exit", "4")
 	if r.code != 4 || r.probe["tty_nr"] != "0" || !strings.HasSuffix(r.stderr, ": --pty: no terminal on stdin, stdout or stderr; detaching from the controlling terminal instead\n") {
 		t.Errorf("exit %d, tty_nr %q, stderr %q", r.code, r.probe["tty_nr"], r.stderr)
+	}
+}
+
+// TestPTYParentDeathSignal: with --pty the command's parent is the relay,
+// which carries the same parent-death signal: when the shell that started
+// gosu exits, the relay gets TERM, passes it on, and both are gone.
+func TestPTYParentDeathSignal(t *testing.T) {
+	s := newTmux(t)
+	g := strings.Join(withAccounts(bin+"/gosu"), " ")
+	// stdin is not the terminal, so the relay, in the background, never
+	// needs the terminal's attention (raw mode) and is not stopped for it.
+	s.line("sh -c '" + g + " --pty --pdeathsig=TERM app sh -c \"echo CHILD=\\$\\$; exec sleep 60\" </dev/null & echo RELAY=$!; sleep 1'")
+	p := s.waitFor(`^CHILD=\d+`)
+	pid := func(key string) int {
+		m := regexp.MustCompile(`(?m)^` + key + `=(\d+)`).FindStringSubmatch(p)
+		if m == nil {
+			t.Fatalf("no %s in:\n%s", key, p)
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	p = s.waitFor(`^RELAY=\d+`)
+	relay, child := pid("RELAY"), pid("CHILD")
+	t.Cleanup(func() { syscall.Kill(child, syscall.SIGKILL); syscall.Kill(relay, syscall.SIGKILL) })
+	for _, proc := range []int{relay, child} {
+		if !processGone(proc, 5*time.Second) {
+			t.Errorf("process %d outlived the shell that started gosu", proc)
+		}
 	}
 }

@@ -42,6 +42,7 @@ func main() {
 // run does what gosu does, in the order the kernel needs it, and returns the
 // exit status when it cannot exec.
 func run(args []string) int {
+	ppid := unix.Getppid() // before anything, for --pdeathsig
 	self := "gosu"
 	if len(args) > 0 && args[0] != "" {
 		self = args[0]
@@ -80,7 +81,7 @@ func run(args []string) int {
 	if err != nil {
 		return failSwitch(userSpec, err)
 	}
-	target, err := o.target(id)
+	target, err := o.target(id, ppid)
 	if err != nil {
 		return failSwitch(userSpec, err)
 	}
@@ -114,6 +115,12 @@ func run(args []string) int {
 		return 0
 	}
 	if ttyMode == "pty" {
+		// The command's parent is the relay: give the relay the same
+		// parent-death signal, which it passes on (or, KILL, dies of, and the
+		// command gets its own), so the command hears of gosu's parent too.
+		if err := drop.ParentDeathSignal(target.ParentDeathSignal, target.Parent); err != nil {
+			return fail(1, "--pdeathsig: "+err.Error())
+		}
 		if !terms[0] {
 			os.Stderr.WriteString(name + ": --pty: stdin is not a terminal; passing it to COMMAND as it is, and only the terminal outputs through the new pseudo-terminal\n")
 		}
@@ -143,9 +150,9 @@ func run(args []string) int {
 }
 
 // target turns the identity and the options into what drop.Switch applies.
-func (o options) target(id spec.Identity) (drop.Target, error) {
+func (o options) target(id spec.Identity, ppid int) (drop.Target, error) {
 	t := drop.Target{UID: id.UID, GID: id.GID, Groups: id.Groups, KeepCaps: o.keepCaps,
-		LimitBounding: o.dropBounding, NoNewPrivs: o.noNewPrivs, ParentDeathSignal: o.pdeathsig}
+		LimitBounding: o.dropBounding, NoNewPrivs: o.noNewPrivs, ParentDeathSignal: o.pdeathsig, Parent: ppid}
 	if o.keepCaps != 0 && id.UID == 0 {
 		return t, errors.New("--keep-caps: the user is root, which keeps every capability anyway")
 	}

@@ -38,8 +38,10 @@ type Target struct {
 	// NoNewPrivs sets no_new_privs: no later exec gains privileges.
 	NoNewPrivs bool
 	// ParentDeathSignal, when not 0, is sent to the program when the thread
-	// that started gosu exits.
+	// that started gosu exits. Parent is that process's PID as seen when
+	// gosu started, to tell whether it exited before the signal was set.
 	ParentDeathSignal syscall.Signal
+	Parent            int
 }
 
 // ngroupsMax is the kernel's NGROUPS_MAX.
@@ -70,7 +72,6 @@ func RefuseSetuid(prog string) error {
 // Every capability and prctl step acts on the calling thread only, which must
 // be the locked thread that then calls execve.
 func Switch(t Target) error {
-	ppid := unix.Getppid()
 	c, err := current()
 	if err != nil {
 		return errors.New("reading credentials: " + err.Error())
@@ -118,14 +119,21 @@ func Switch(t Target) error {
 	}
 	// The kernel clears the parent-death signal on every credential change,
 	// so it is set after the switch.
-	if t.ParentDeathSignal != 0 {
-		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(t.ParentDeathSignal), 0, 0, 0); err != nil {
-			return errors.New("setting the parent-death signal: " + err.Error())
-		}
-		// A parent that exited before the prctl will never send it.
-		if unix.Getppid() != ppid {
-			return errors.New("the parent process exited before the parent-death signal was set")
-		}
+	return ParentDeathSignal(t.ParentDeathSignal, t.Parent)
+}
+
+// ParentDeathSignal has sig (when not 0) sent to this process when the thread
+// that started it exits, and fails if the parent, ppid when gosu looked, is
+// already gone: it would never send it.
+func ParentDeathSignal(sig syscall.Signal, ppid int) error {
+	if sig == 0 {
+		return nil
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(sig), 0, 0, 0); err != nil {
+		return errors.New("setting the parent-death signal: " + err.Error())
+	}
+	if unix.Getppid() != ppid {
+		return errors.New("the parent process exited before the parent-death signal was set")
 	}
 	return nil
 }
