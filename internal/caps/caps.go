@@ -42,24 +42,28 @@ func Set(s Sets) error {
 	return unix.Capset(header(), &d[0])
 }
 
-// last is the highest capability number this kernel knows; PR_CAPBSET_READ
-// answers EINVAL beyond it (no /proc needed, unlike cap_last_cap).
+// last is the highest capability number this kernel knows: PR_CAPBSET_READ
+// answers EINVAL beyond it (no /proc needed, unlike cap_last_cap). A binary
+// search asks 6 times.
 func last() int {
-	i := 0
-	for i < 63 {
-		if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(i+1), 0, 0, 0); err != nil {
-			break
+	lo, hi := 0, 63 // capability 0 always exists
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(mid), 0, 0, 0); err == nil {
+			lo = mid
+		} else {
+			hi = mid - 1
 		}
-		i++
 	}
-	return i
+	return lo
 }
 
-// Bounding returns the calling thread's bounding set.
-func Bounding() (uint64, error) {
+// collect asks read about each capability this kernel knows and returns the
+// mask of those it answers 1 for.
+func collect(read func(c uintptr) (int, error)) (uint64, error) {
 	var mask uint64
-	for i := 0; i <= last(); i++ {
-		on, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(i), 0, 0, 0)
+	for i, n := 0, last(); i <= n; i++ {
+		on, err := read(uintptr(i))
 		if err != nil {
 			return 0, err
 		}
@@ -68,48 +72,45 @@ func Bounding() (uint64, error) {
 		}
 	}
 	return mask, nil
+}
+
+// each calls do for each capability in mask, up to the kernel's last one.
+func each(mask uint64, do func(c uintptr) error) error {
+	for i, n := 0, last(); i <= n; i++ {
+		if mask&(1<<i) != 0 {
+			if err := do(uintptr(i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Bounding returns the calling thread's bounding set.
+func Bounding() (uint64, error) {
+	return collect(func(c uintptr) (int, error) { return unix.PrctlRetInt(unix.PR_CAPBSET_READ, c, 0, 0, 0) })
 }
 
 // LimitBounding drops from the calling thread's bounding set every
 // capability not in keep. It needs CAP_SETPCAP, so it must come before the
 // switch to a non-root uid.
 func LimitBounding(keep uint64) error {
-	for i := 0; i <= last(); i++ {
-		if keep&(1<<i) == 0 {
-			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(i), 0, 0, 0); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return each(^keep, func(c uintptr) error { return unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0) })
 }
 
 // Ambient returns the calling thread's ambient set.
 func Ambient() (uint64, error) {
-	var mask uint64
-	for i := 0; i <= last(); i++ {
-		on, err := unix.PrctlRetInt(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_IS_SET, uintptr(i), 0, 0)
-		if err != nil {
-			return 0, err
-		}
-		if on == 1 {
-			mask |= 1 << i
-		}
-	}
-	return mask, nil
+	return collect(func(c uintptr) (int, error) {
+		return unix.PrctlRetInt(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_IS_SET, c, 0, 0)
+	})
 }
 
 // RaiseAmbient adds every capability in mask to the calling thread's ambient
 // set; each must already be permitted and inheritable.
 func RaiseAmbient(mask uint64) error {
-	for i := range 64 {
-		if mask&(1<<i) != 0 {
-			if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(i), 0, 0); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return each(mask, func(c uintptr) error {
+		return unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, c, 0, 0)
+	})
 }
 
 // KeepOnSetuid sets the calling thread's SECBIT_KEEP_CAPS, so that a switch

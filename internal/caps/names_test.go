@@ -1,7 +1,10 @@
 package caps
 
 import (
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -38,5 +41,15 @@ func TestNames(t *testing.T) {
 	}
 	if Setuid != 1<<indexOf("SETUID") {
 		t.Errorf("Setuid is not CAP_SETUID's bit")
+	}
+}
+
+func TestLast(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		t.Skip("no /proc/sys/kernel/cap_last_cap to compare with")
+	}
+	if want, _ := strconv.Atoi(strings.TrimSpace(string(b))); last() != want {
+		t.Errorf("last() = %d, cap_last_cap says %d", last(), want)
 	}
 }
