@@ -89,7 +89,10 @@ func run(args []string) int {
 	env := environ.Apply(os.Environ(), changes)
 
 	ttyMode := "shared"
-	terms := super.Terminals()
+	var terms [3]bool
+	if o.pty {
+		terms = super.Terminals()
+	}
 	switch {
 	case o.detachTTY:
 		ttyMode = "detach"

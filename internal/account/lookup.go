@@ -25,23 +25,19 @@ type DB struct {
 // does (no NSS).
 var System = DB{Passwd: "/etc/passwd", Group: "/etc/group"}
 
-// LineError is a malformed line that carries the name being looked up, so
+// Malformed is a malformed line that carries the name being looked up, so
 // the user can be told why that name was not found.
-type LineError struct {
+type Malformed struct {
 	Path string
 	Line int
-	Err  error
-}
-
-func (e *LineError) Error() string {
-	return e.Path + ":" + strconv.Itoa(e.Line) + ": " + e.Err.Error()
+	Why  error
 }
 
 // NotFoundError says that no well-formed entry matched, and which malformed
 // line, if any, named what was asked for.
 type NotFoundError struct {
 	Err       error // ErrNoPasswdEntries or ErrNoGroupEntries
-	Malformed *LineError
+	Malformed *Malformed
 }
 
 func (e *NotFoundError) Error() string {
@@ -49,7 +45,7 @@ func (e *NotFoundError) Error() string {
 		return e.Err.Error()
 	}
 	return e.Err.Error() + " (" + e.Malformed.Path + ":" + strconv.Itoa(e.Malformed.Line) +
-		" has that name but is malformed and ignored: " + e.Malformed.Err.Error() + ")"
+		" has that name but is malformed and ignored: " + e.Malformed.Why.Error() + ")"
 }
 
 func (e *NotFoundError) Unwrap() error { return e.Err }
@@ -112,7 +108,7 @@ func (fd fdReader) Read(b []byte) (int, error) {
 // UserByName returns the first well-formed passwd entry called name.
 func (db DB) UserByName(name string) (User, error) {
 	var u User
-	var bad *LineError
+	var bad *Malformed
 	found := false
 	err := scan(db.Passwd, func(line []byte, n int) bool {
 		if string(firstField(line)) != name {
@@ -121,7 +117,7 @@ func (db DB) UserByName(name string) (User, error) {
 		p, err := parsePasswd(line)
 		if err != nil {
 			if bad == nil {
-				bad = &LineError{Path: db.Passwd, Line: n, Err: err}
+				bad = &Malformed{Path: db.Passwd, Line: n, Why: err}
 			}
 			return false
 		}
@@ -154,7 +150,7 @@ func (db DB) UserByID(uid uint32) (User, bool, error) {
 // GroupByName returns the first well-formed group entry called name.
 func (db DB) GroupByName(name string) (Group, error) {
 	var g Group
-	var bad *LineError
+	var bad *Malformed
 	found := false
 	err := scan(db.Group, func(line []byte, n int) bool {
 		if string(firstField(line)) != name {
@@ -163,7 +159,7 @@ func (db DB) GroupByName(name string) (Group, error) {
 		p, err := parseGroup(line)
 		if err != nil {
 			if bad == nil {
-				bad = &LineError{Path: db.Group, Line: n, Err: err}
+				bad = &Malformed{Path: db.Group, Line: n, Why: err}
 			}
 			return false
 		}
