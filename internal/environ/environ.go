@@ -71,3 +71,13 @@ func changed(changes []Change, name string) bool {
 	}
 	return false
 }
+
+// Get returns the first value of name in env, as getenv(3) does.
+func Get(env []string, name string) (string, bool) {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}

@@ -36,3 +36,16 @@ func TestApply(t *testing.T) {
 		t.Errorf("Apply = %q, want %q", got, want)
 	}
 }
+
+func TestGet(t *testing.T) {
+	env := []string{"PATHX=no", "PATH=/first", "PATH=/second", "EMPTY="}
+	if v, ok := Get(env, "PATH"); !ok || v != "/first" {
+		t.Errorf("Get(PATH) = %q, %v; want the first", v, ok)
+	}
+	if v, ok := Get(env, "EMPTY"); !ok || v != "" {
+		t.Errorf("Get(EMPTY) = %q, %v", v, ok)
+	}
+	if _, ok := Get(env, "NONE"); ok {
+		t.Errorf("Get(NONE) found something")
+	}
+}

@@ -59,7 +59,7 @@ func Text(p Plan) string {
 	line("environment:", env)
 	for _, c := range p.Env {
 		was := "unset"
-		if v, ok := getenv(p.Caller, c.Name); ok {
+		if v, ok := environ.Get(p.Caller, c.Name); ok {
 			was = strconv.Quote(v)
 		}
 		line("", c.Name+"="+strconv.Quote(c.Value)+" (caller: "+was+")")
@@ -139,15 +139,6 @@ func signalName(s syscall.Signal) string {
 		return n
 	}
 	return strconv.Itoa(int(s))
-}
-
-func getenv(env []string, name string) (string, bool) {
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, name+"="); ok {
-			return v, true
-		}
-	}
-	return "", false
 }
 
 // shellWords quotes the words that a shell would not read back as one.

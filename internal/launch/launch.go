@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"gosu/internal/environ"
 )
 
 // DefaultPath is searched when PATH is not set, as execvp(3) and docker do.
@@ -45,7 +47,7 @@ func Exec(argv, env []string) *Error {
 		err := syscall.Exec(name, argv, env)
 		return fail(code(err), err.Error())
 	}
-	path, ok := getenv(env, "PATH")
+	path, ok := environ.Get(env, "PATH")
 	if !ok {
 		path = DefaultPath
 	}
@@ -108,14 +110,4 @@ func exists(path string) bool {
 func isExecutable(path string) bool {
 	var st syscall.Stat_t
 	return syscall.Stat(path, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG && st.Mode&0o111 != 0
-}
-
-// getenv returns the first value of key in env, as getenv(3) does.
-func getenv(env []string, key string) (string, bool) {
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, key+"="); ok {
-			return v, true
-		}
-	}
-	return "", false
 }
