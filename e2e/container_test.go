@@ -295,7 +295,9 @@ func TestContainerHardening(t *testing.T) {
 
 // TestContainerTerminal: in a container started with a terminal, plain gosu
 // leaves the command on PID 1's terminal, where TIOCSTI works; with
-// --detach-tty gosu, the session leader, releases it and TIOCSTI fails.
+// --detach-tty gosu, the session leader, keeps the terminal as a small
+// parent and runs the command in a new session without one, where TIOCSTI
+// fails.
 func TestContainerTerminal(t *testing.T) {
 	c := newContainer(t)
 	r := c.runTerminal(t, "gosu", "app", "probe")
@@ -303,8 +305,9 @@ func TestContainerTerminal(t *testing.T) {
 		t.Errorf("plain gosu: exit %d, pid %q, sid %q, tty_nr %q; want PID 1 leading its session, on a terminal: %q", r.code, r.probe["pid"], r.probe["sid"], r.probe["tty_nr"], r.stdout)
 	}
 	r = c.runTerminal(t, "gosu", "--detach-tty", "app", "probe")
-	if r.code != 0 || r.probe["pid"] != "1" || r.probe["tty_nr"] != "0" || r.probe["Uid"] != "1000 1000 1000 1000" {
-		t.Errorf("--detach-tty: exit %d, pid %q, tty_nr %q, uid %q; want PID 1 with no terminal", r.code, r.probe["pid"], r.probe["tty_nr"], r.probe["Uid"])
+	if r.code != 0 || r.probe["pid"] == "1" || r.probe["ppid"] != "1" || r.probe["sid"] != r.probe["pid"] || r.probe["tty_nr"] != "0" || r.probe["Uid"] != "1000 1000 1000 1000" {
+		t.Errorf("--detach-tty: exit %d, pid %q, ppid %q, sid %q, tty_nr %q, uid %q; want a child of PID 1 leading a session with no terminal",
+			r.code, r.probe["pid"], r.probe["ppid"], r.probe["sid"], r.probe["tty_nr"], r.probe["Uid"])
 	}
 	if r := c.runTerminal(t, "gosu", "--detach-tty", "app", "tiocsti"); r.code != 1 || !strings.Contains(r.stdout, "TIOCSTI-BLOCKED") {
 		t.Errorf("--detach-tty: the attack was not refused: exit %d, %q", r.code, r.stdout)

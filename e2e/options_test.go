@@ -21,9 +21,9 @@ func TestCapabilityOptions(t *testing.T) {
 	gosu(t, "--keep-caps=net_bind_service", "app", p).expect(t, "--keep-caps", map[string]string{
 		"Uid": "1000 1000 1000 1000", "CapInh": netBindService, "CapPrm": netBindService, "CapEff": netBindService,
 		"CapAmb": netBindService, "CapBnd": bounding, "NoNewPrivs": "0"})
-	gosu(t, "--keep-caps=CAP_NET_BIND_SERVICE,Chown", "--drop-bounding", "--no-new-privs", "app", p).expect(t, "all three", map[string]string{
-		"CapInh": "0000000000000401", "CapPrm": "0000000000000401", "CapEff": "0000000000000401",
-		"CapAmb": "0000000000000401", "CapBnd": "0000000000000401", "NoNewPrivs": "1"})
+	gosu(t, "--keep-caps=CAP_NET_BIND_SERVICE,Kill", "--drop-bounding", "--no-new-privs", "app", p).expect(t, "all three", map[string]string{
+		"CapInh": "0000000000000420", "CapPrm": "0000000000000420", "CapEff": "0000000000000420",
+		"CapAmb": "0000000000000420", "CapBnd": "0000000000000420", "NoNewPrivs": "1"})
 	gosu(t, "--drop-bounding", "app", p).expect(t, "--drop-bounding alone", map[string]string{
 		"CapBnd": noCaps, "CapPrm": noCaps, "CapAmb": noCaps})
 	gosu(t, "--drop-bounding", "root", p).expect(t, "--drop-bounding for root", map[string]string{
@@ -154,7 +154,7 @@ func TestGroupOptions(t *testing.T) {
 	gosu(t, "--add-groups=daemon,staff,7777,users", "app", p).expect(t, "--add-groups", map[string]string{"Groups": "1 50 100 7777"})
 	gosu(t, "--add-groups=3000000002", "nobody:nogroup", p).expect(t, "--add-groups, explicit form", map[string]string{"Groups": "3000000002"})
 	r := gosu(t, "--add-groups=users,bogus", "app", p)
-	if want := "error: failed switching to 'app': unable to find group bogus: no matching entries in group file\n"; r.code != 1 || r.stderr != want {
+	if want := "error: failed switching to 'app': --add-groups: unable to find group bogus: no matching entries in group file\n"; r.code != 1 || r.stderr != want {
 		t.Errorf("--add-groups=bogus: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -198,9 +198,11 @@ func TestSameIdentity(t *testing.T) {
 	gosu(t, "app", g, "1000", bin+"/probe").expect(t, "app to 1000", map[string]string{"Uid": "1000 1000 1000 1000", "Groups": "50 100"})
 	gosu(t, "app", g, "", bin+"/probe").expect(t, "app to ''", map[string]string{"Uid": "1000 1000 1000 1000", "Groups": "50 100", "env.HOME": "/home/app"})
 	gosu(t, "2000", g, "", bin+"/probe").expect(t, "2000 to ''", map[string]string{"Uid": "2000 2000 2000 2000", "Gid": "0 0 0 0", "env.HOME": "/"})
+	// Same uid and gid, groups it cannot drop: kept, a plain exec.
+	gosu(t, "app", g, "app:app", bin+"/probe").expect(t, "app to app:app", map[string]string{"Uid": "1000 1000 1000 1000", "Groups": "50 100"})
 
 	const notRoot = "not running as root (uid 1000): only root can switch to another identity; without root, gosu can only run a command as its own current identity"
-	for spec, call := range map[string]string{"root": "setgroups", "app:app": "setgroups", "nobody": "setgroups"} {
+	for spec, call := range map[string]string{"root": "setgroups", "app:users": "setgroups", "nobody": "setgroups"} {
 		r := gosu(t, "app", g, spec, bin+"/probe")
 		if want := "error: failed switching to '" + spec + "': " + call + ": " + notRoot + "\n"; r.code != 1 || r.stderr != want {
 			t.Errorf("app to %s: exit %d, stderr %q; want 1, %q", spec, r.code, r.stderr, want)

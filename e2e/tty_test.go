@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // tmux is a detached tmux session running a clean root shell on a real
@@ -204,6 +206,181 @@ func TestPTYParentDeathSignal(t *testing.T) {
 	for _, proc := range []int{relay, child} {
 		if !processGone(proc, 5*time.Second) {
 			t.Errorf("process %d outlived the shell that started gosu", proc)
+		}
+	}
+}
+
+// paneInfo asks tmux for a format of the pane (#{pane_pid}, #{pane_tty}).
+func (s *tmux) paneInfo(format string) string {
+	s.t.Helper()
+	out, err := exec.Command(s.bin, "display-message", "-p", "-t", s.name, format).Output()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// rawMode reports whether the pane's terminal is in the relay's raw mode,
+// as the kernel has it: no signal characters, no output processing (bash's
+// readline turns off canonical input and echo at its prompt, not these).
+func (s *tmux) rawMode() bool {
+	s.t.Helper()
+	fd, err := unix.Open(s.paneInfo("#{pane_tty}"), unix.O_RDONLY|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	tio, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return tio.Lflag&unix.ISIG == 0 && tio.Oflag&unix.OPOST == 0
+}
+
+// shellChild is the PID of the pane shell's child (gosu, the relay).
+func (s *tmux) shellChild() int {
+	s.t.Helper()
+	shell, _ := strconv.Atoi(s.paneInfo("#{pane_pid}"))
+	return firstChild(s.t, shell)
+}
+
+// TestPTYLeftoverWriter: a process the command leaves behind that keeps
+// writing (and ignores SIGHUP) no longer keeps the relay, and the caller's
+// terminal in raw mode, forever: after the command exits the relay drains
+// for a short while, hangs the pseudo-terminal up and exits.
+func TestPTYLeftoverWriter(t *testing.T) {
+	s := newTmux(t)
+	dir := sharedDir(t)
+	g := strings.Join(withAccounts(bin+"/gosu"), " ")
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(dir + "/loop"); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	start := time.Now()
+	s.line(g + ` --pty app sh -c 'trap "" HUP; (while :; do echo tick; sleep .05; done) & echo $! > ` + dir + `/loop; exit 0'; echo status=$?`)
+	s.waitFor(`^status=0$`)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the relay took %v to end after the command", took)
+	}
+	if s.rawMode() {
+		t.Error("the terminal was left in raw mode")
+	}
+}
+
+// TestPTYStoppedCommand: a command that stops itself gives the terminal
+// back: the relay restores it and stops too, the shell shows the job
+// stopped, and fg continues both in raw mode.
+func TestPTYStoppedCommand(t *testing.T) {
+	s := newTmux(t)
+	g := strings.Join(withAccounts(bin+"/gosu"), " ")
+	s.line(g + ` --pty app sh -c 'echo before; kill -STOP $$; echo resumed; read line; echo "got $line"; exit 4'`)
+	s.waitFor(`Stopped`)
+	if s.rawMode() {
+		t.Error("the terminal is still in raw mode while the job is stopped")
+	}
+	s.line("fg")
+	s.waitFor(`^resumed$`)
+	if !s.rawMode() {
+		t.Error("fg: the terminal is not back in raw mode")
+	}
+	s.line("hello")
+	s.waitFor(`^got hello$`)
+	s.line("echo status=$?")
+	s.waitFor(`^status=4$`)
+}
+
+// TestPTYSuspendedRelay: kill -TSTP on the relay suspends the command and
+// the relay with the terminal restored; after fg the terminal is in raw
+// mode again, so typed input is echoed once (by the new terminal), not
+// twice.
+func TestPTYSuspendedRelay(t *testing.T) {
+	s := newTmux(t)
+	g := strings.Join(withAccounts(bin+"/gosu"), " ")
+	s.line(g + " --pty app cat")
+	relay := s.shellChild()
+	firstChild(t, relay) // cat runs
+	time.Sleep(200 * time.Millisecond)
+	syscall.Kill(relay, syscall.SIGTSTP)
+	s.waitFor(`Stopped`)
+	if s.rawMode() {
+		t.Error("the terminal is still in raw mode while the job is stopped")
+	}
+	s.line("fg")
+	time.Sleep(300 * time.Millisecond)
+	if !s.rawMode() {
+		t.Error("fg: the terminal is not back in raw mode")
+	}
+	s.line("hello-1")
+	s.send("C-d")
+	p := s.waitFor(`^ROOT# $`)
+	// Once echoed by the pseudo-terminal, once written by cat.
+	if n := strings.Count(p, "hello-1"); n != 2 {
+		t.Errorf("hello-1 appears %d times, want 2:\n%s", n, p)
+	}
+}
+
+// TestPTYInterruptStopsLoop: Ctrl-C under --pty ends the command with 130
+// and the calling shell's loop with it: the relay re-raises SIGINT on
+// itself once the terminal is restored.
+func TestPTYInterruptStopsLoop(t *testing.T) {
+	s := newTmux(t)
+	g := strings.Join(withAccounts(bin+"/gosu"), " ")
+	s.line("for i in 1 2 3; do " + g + " --pty app sleep 100; echo next-$i; done")
+	time.Sleep(500 * time.Millisecond)
+	s.send("C-c")
+	// Type only once the relay is gone, or it reads the line.
+	s.waitFor(`^ROOT# $`)
+	s.line("echo status=$?")
+	p := s.waitFor(`^status=130$`)
+	if strings.Contains(p, "next-1") {
+		t.Errorf("the loop went on after Ctrl-C:\n%s", p)
+	}
+	if s.rawMode() {
+		t.Error("the terminal was left in raw mode")
+	}
+}
+
+// scriptRun runs cmdline as the session leader of a new terminal that
+// script(1) provides, as "docker run -t" makes PID 1.
+func scriptRun(t *testing.T, cmdline string) result {
+	t.Helper()
+	script := needTool(t, "script", "bsdutils")
+	r := run(t, nil, script, "-qec", cmdline, "/dev/null")
+	r.stdout = strings.ReplaceAll(r.stdout, "\r\n", "\n")
+	for line := range strings.SplitSeq(r.stdout, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			r.probe[k] = v
+		}
+	}
+	return r
+}
+
+// TestDetachSessionLeader: when gosu leads its session, --detach-tty runs
+// the command in a new session under a parent that keeps the terminal, so
+// the command can neither take it back (TIOCSCTTY) nor inject (TIOCSTI);
+// the baseline shows that a session leader that merely gave the terminal up
+// (TIOCNOTTY, the old way) takes it back and injects. The command starts
+// with no signal ignored (SIGHUP was, before).
+func TestDetachSessionLeader(t *testing.T) {
+	needRoot(t)
+	g := strings.Join(withAccounts(bin+"/gosu"), " ")
+	r := scriptRun(t, "exec "+g+" --detach-tty app "+bin+"/probe")
+	if r.code != 0 || r.probe["tty_nr"] != "0" || r.probe["sid"] != r.probe["pid"] || r.probe["SigIgn"] != "0000000000000000" || r.probe["Uid"] != "1000 1000 1000 1000" {
+		t.Errorf("--detach-tty as session leader: exit %d, tty_nr %q, sid %q, pid %q, SigIgn %q, Uid %q",
+			r.code, r.probe["tty_nr"], r.probe["sid"], r.probe["pid"], r.probe["SigIgn"], r.probe["Uid"])
+	}
+	r = scriptRun(t, "exec "+g+" --detach-tty app "+bin+"/tiocsti sctty")
+	if r.code != 1 || !strings.Contains(r.stdout, "TIOCSCTTY-BLOCKED: operation not permitted") || !strings.Contains(r.stdout, "TIOCSTI-BLOCKED") {
+		t.Errorf("--detach-tty as session leader: the attack was not refused: exit %d, %q", r.code, r.stdout)
+	}
+	legacy, err := os.ReadFile("/proc/sys/dev/tty/legacy_tiocsti")
+	if err == nil && strings.TrimSpace(string(legacy)) == "1" {
+		r = scriptRun(t, "exec "+bin+"/tiocsti notty sctty")
+		if r.code != 0 || !strings.Contains(r.stdout, "TIOCSCTTY-OK") {
+			t.Errorf("baseline: a session leader after TIOCNOTTY should take its terminal back and inject: exit %d, %q", r.code, r.stdout)
 		}
 	}
 }

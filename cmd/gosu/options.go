@@ -5,29 +5,29 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"gosu/internal/account"
 	"gosu/internal/caps"
-	"gosu/internal/environ"
+	"gosu/internal/plan"
 )
 
-// options are the settings given before the user spec.
+// defaultGrace is how long --init gives processes left behind between
+// SIGTERM and SIGKILL: docker stop waits 10 s before its own SIGKILL, so
+// half of that leaves the init time to report the command's status.
+const defaultGrace = 5 * time.Second
+
+// options are the settings given before the user spec: the request for a
+// plan, and how to present it.
 type options struct {
-	detachTTY    bool
-	pty          bool
-	noNewPrivs   bool
-	keepCaps     uint64
-	dropBounding bool
-	closeFDs     bool
-	keepFDs      []int
-	keepGroups   bool
-	addGroups    []string
-	env          environ.Options
-	pdeathsig    syscall.Signal
-	explain      string   // "", "text" or "json"
-	words        []string // the option words as given, for the --pty child
-	keepFDsGiven bool
+	plan.Request
+	explain        string // "", "text" or "json"
+	resolved       string // the numeric plan from a supervising parent
+	keepFDsGiven   bool
+	chownFromGiven bool
+	initGiven      []string // --init-* options, which need --init
 }
 
 // option is one "--name" or "--name=value" word. Options exist only before
@@ -38,29 +38,32 @@ type option struct {
 	value    string // placeholder shown in --help when the option takes a value; "" when it takes none
 	optional bool   // the value may be left out
 	help     string
+	hidden   bool // gosu's own, not in --help
 	set      func(o *options, v string) error
 }
 
 var optionTable = []option{
-	{name: "detach-tty", help: "Detach COMMAND from the controlling terminal (setsid, or TIOCNOTTY\nwhen gosu leads its process group), so that it cannot push input into\nthe caller's shell with TIOCSTI. Stdio and the PID stay; job control goes.",
-		set: func(o *options, _ string) error { o.detachTTY = true; return nil }},
-	{name: "pty", help: "Run COMMAND on a new pseudo-terminal, in its own session, as the user.\ngosu stays as a small parent (same credentials) that relays the\nterminal in raw mode, window size and signals, and exits with\nCOMMAND's status (128+N for signal N). Stdio that is not a terminal\nis passed through as it is.",
-		set: func(o *options, _ string) error { o.pty = true; return nil }},
+	{name: "detach-tty", help: "Detach COMMAND from the controlling terminal (setsid, or TIOCNOTTY\nwhen gosu leads its process group), so that it cannot push input into\nthe caller's shell with TIOCSTI. Stdio and the PID stay; job control\ngoes. When gosu leads its session (a container's PID 1 with a\nterminal), COMMAND runs in a new session as the child of a small gosu\nparent that keeps the terminal, so that COMMAND cannot take it back.",
+		set: func(o *options, _ string) error { o.DetachTTY = true; return nil }},
+	{name: "pty", help: "Run COMMAND on a new pseudo-terminal, in its own session, as the user.\ngosu stays as a small parent (uid 0 with only CAP_KILL) that relays\nthe terminal in raw mode, window size and signals, and exits with\nCOMMAND's status (128+N for signal N). Stdio that is not a terminal\nis passed through as it is.",
+		set: func(o *options, _ string) error { o.PTY = true; return nil }},
 	{name: "no-new-privs", help: "Set no_new_privs: no exec by COMMAND or its children gains privileges\n(setuid bits and file capabilities are ignored).",
-		set: func(o *options, _ string) error { o.noNewPrivs = true; return nil }},
-	{name: "keep-caps", value: "CAP,...", help: "Keep these capabilities (capabilities(7) names, with or without\nCAP_, any case) across the switch to a non-root user, as ambient\ncapabilities: e.g. --keep-caps=net_bind_service for a server on\nport 80. CAP_SETUID cannot be kept.",
+		set: func(o *options, _ string) error { o.NoNewPrivs = true; return nil }},
+	{name: "keep-caps", value: "CAP,...", help: "Keep these capabilities (capabilities(7) names, with or without\nCAP_, any case) across the switch to a non-root user, as ambient\ncapabilities: e.g. --keep-caps=net_bind_service for a server on\nport 80. Repeated, the lists add up. Capabilities that lead back to\nroot or root's files (chown, dac_override, fowner, setgid, setfcap,\nsys_admin, ... see the manual) are refused; CAP_SETUID always.",
 		set: func(o *options, v string) error {
 			m, err := caps.Parse(v)
 			if err == nil && m&caps.Setuid != 0 {
 				err = errors.New("CAP_SETUID cannot be kept: it would let COMMAND become root again")
 			}
-			o.keepCaps = m
+			o.KeepCaps |= m
 			return err
 		}},
+	{name: "allow-unsafe-caps", help: "Let --keep-caps keep capabilities that lead back to root (all but\nCAP_SETUID), with a warning on stderr. Only for a COMMAND you would\nrun as root anyway.",
+		set: func(o *options, _ string) error { o.AllowUnsafeCaps = true; return nil }},
 	{name: "drop-bounding", help: "Drop every capability not named by --keep-caps from the bounding\nset, so no later exec (setuid or file capabilities) can gain it.",
-		set: func(o *options, _ string) error { o.dropBounding = true; return nil }},
+		set: func(o *options, _ string) error { o.DropBounding = true; return nil }},
 	{name: "close-fds", help: "Close every inherited file descriptor above 2 (at exec: close_range\nwith CLOSE_RANGE_CLOEXEC, or one fcntl each on older kernels).",
-		set: func(o *options, _ string) error { o.closeFDs = true; return nil }},
+		set: func(o *options, _ string) error { o.CloseFDs = true; return nil }},
 	{name: "keep-fds", value: "FD,...", help: "With --close-fds: keep these descriptors open.",
 		set: func(o *options, v string) error {
 			for f := range strings.SplitSeq(v, ",") {
@@ -68,35 +71,93 @@ var optionTable = []option{
 				if err != nil || fd < 0 {
 					return errors.New("not a file descriptor number: " + strconv.Quote(f))
 				}
-				o.keepFDs = append(o.keepFDs, fd)
+				o.KeepFDs = append(o.KeepFDs, fd)
 			}
 			o.keepFDsGiven = true
 			return nil
 		}},
 	{name: "keep-groups", help: "Keep the supplementary groups gosu was started with (docker run\n--group-add, Kubernetes supplementalGroups) besides the user's.",
-		set: func(o *options, _ string) error { o.keepGroups = true; return nil }},
+		set: func(o *options, _ string) error { o.KeepGroups = true; return nil }},
 	{name: "add-groups", value: "GROUP,...", help: "Add these supplementary groups (names from /etc/group, or gids).",
 		set: func(o *options, v string) error {
 			for g := range strings.SplitSeq(v, ",") {
 				if g == "" {
 					return errors.New("empty group name")
 				}
-				o.addGroups = append(o.addGroups, g)
+				o.AddGroups = append(o.AddGroups, g)
 			}
 			return nil
 		}},
 	{name: "login-env", help: "Also set USER, LOGNAME and SHELL from the user's passwd entry (for a\nuid without one, USER and LOGNAME are the number; SHELL is left).",
-		set: func(o *options, _ string) error { o.env.Login = true; return nil }},
+		set: func(o *options, _ string) error { o.Env.Login = true; return nil }},
 	{name: "keep-home", help: "Keep the caller's HOME instead of setting the user's.",
-		set: func(o *options, _ string) error { o.env.KeepHome = true; return nil }},
+		set: func(o *options, _ string) error { o.Env.KeepHome = true; return nil }},
 	{name: "pdeathsig", value: "SIGNAL", help: "Send SIGNAL (TERM, SIGKILL, 9, ...) to COMMAND when gosu's parent\nexits. Set after the switch, since the kernel clears it on every\ncredential change.",
 		set: func(o *options, v string) error {
-			o.pdeathsig = parseSignal(v)
-			if o.pdeathsig == 0 {
+			o.ParentDeathSig = parseSignal(v)
+			if o.ParentDeathSig == 0 {
 				return errors.New("unknown signal " + strconv.Quote(v))
 			}
 			return nil
 		}},
+	{name: "init", help: "Stay as a minimal init (like tini): COMMAND runs as the user in a child\nthat switches exactly as gosu does; the parent reaps every zombie\n(as a child subreaper when not PID 1), forwards every signal to\nCOMMAND, exits with its status (128+N for signal N), and gives\nprocesses left behind SIGTERM, a grace period, then SIGKILL.",
+		set: func(o *options, _ string) error { o.Init = true; return nil }},
+	{name: "init-pgroup", help: "With --init: forward signals to COMMAND's whole process group\n(tini -g).",
+		set: func(o *options, _ string) error {
+			o.InitPGroup = true
+			o.initGiven = append(o.initGiven, "init-pgroup")
+			return nil
+		}},
+	{name: "init-success", value: "CODE,...", help: "With --init: exit 0 when COMMAND exits with one of these codes\n(tini -e), e.g. 143 for a JVM stopped by SIGTERM.",
+		set: func(o *options, v string) error {
+			for s := range strings.SplitSeq(v, ",") {
+				n, err := strconv.Atoi(s)
+				if err != nil || n < 0 || n > 255 {
+					return errors.New("not an exit code (0-255): " + strconv.Quote(s))
+				}
+				o.InitSuccess = append(o.InitSuccess, n)
+			}
+			o.initGiven = append(o.initGiven, "init-success")
+			return nil
+		}},
+	{name: "init-grace", value: "SECONDS", help: "With --init: how long processes left behind by COMMAND get between\nSIGTERM and SIGKILL (default 5; 0 sends SIGKILL at once).",
+		set: func(o *options, v string) error {
+			d, ok := parseSeconds(v)
+			if !ok {
+				return errors.New("not a number of seconds from 0 to 3600: " + strconv.Quote(v))
+			}
+			o.InitGrace = d
+			o.initGiven = append(o.initGiven, "init-grace")
+			return nil
+		}},
+	{name: "chown", value: "PATH", help: "Before the switch, give PATH and everything under it to the user and\ngroup, as `find PATH \\! -user U -exec chown U:G {} +` does, but\nsafely: symbolic links are never followed, mounts below are not\nentered, a file with hard links outside the tree is skipped, and only\nwhat is not already right is changed. Repeatable.",
+		set: func(o *options, v string) error {
+			if v == "" {
+				return errors.New("empty path")
+			}
+			o.Chown = append(o.Chown, v)
+			return nil
+		}},
+	{name: "chown-from", value: "UID:GID", help: "With --chown: change only entries owned by UID (to the user) and,\nindependently, only entries of group GID (to the group), as chown\n--from and fixuid do; either may be left empty for any.",
+		set: func(o *options, v string) error {
+			u, g, ok := strings.Cut(v, ":")
+			var err error
+			if !ok {
+				err = errors.New("UID:GID expected")
+			}
+			if err == nil {
+				o.ChownFromUID, err = optionalID(u)
+			}
+			if err == nil {
+				o.ChownFromGID, err = optionalID(g)
+			}
+			o.chownFromGiven = true
+			return err
+		}},
+	{name: "add-user", value: "NAME", optional: true, help: "When the user's uid has no passwd entry, add one (named NAME, or\nuser<UID>), a group for a gid that has none, a locked /etc/shadow\nline and the home directory, with locked, atomic writes; then go on\nas if the entry had been there. Nothing is written when it exists.",
+		set: func(o *options, v string) error { o.AddUser, o.AddUserName = true, v; return nil }},
+	{name: "allow-root-owner", help: "With a /PATH user spec (the owner of PATH): allow the owner to be\nroot, which is refused by default (a volume that failed to mount).",
+		set: func(o *options, _ string) error { o.AllowRootOwner = true; return nil }},
 	{name: "explain", value: "json", optional: true, help: "Print what gosu would do (identity, environment, capabilities,\nterminal, fds) instead of doing it; as JSON with --explain=json.",
 		set: func(o *options, v string) error {
 			switch v {
@@ -109,6 +170,38 @@ var optionTable = []option{
 			}
 			return nil
 		}},
+	{name: plan.ResolvedOption, value: "PLAN", hidden: true,
+		set: func(o *options, v string) error { o.resolved = v; return nil }},
+}
+
+// parseSeconds reads a number of seconds from 0 to 3600 with at most three
+// decimals ("5", "0.25"). (strconv.ParseFloat would cost 7 KB of the size
+// budget for this one option.)
+func parseSeconds(s string) (time.Duration, bool) {
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" || len(frac) > 3 || len(whole) > 4 {
+		return 0, false
+	}
+	ms := 0 // the digits of whole, then exactly three of frac
+	for _, c := range []byte(whole + (frac + "000")[:3]) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		ms = ms*10 + int(c-'0')
+	}
+	if ms > 3600*1000 {
+		return 0, false
+	}
+	return time.Duration(ms) * time.Millisecond, true
+}
+
+// optionalID reads a uid or gid, or "" for any (-1).
+func optionalID(s string) (int64, error) {
+	if s == "" {
+		return -1, nil
+	}
+	id, err := account.ParseID(s)
+	return int64(id), err
 }
 
 // parseSignal reads TERM, SIGTERM, term or a number from 1 to 64.
@@ -129,7 +222,8 @@ func parseSignal(s string) syscall.Signal {
 // parseOptions consumes the options at the front of args and returns the
 // rest, which starts with the user spec. "--" ends the options.
 func parseOptions(args []string) (options, []string, error) {
-	var o options
+	o := options{Request: plan.Request{InitGrace: defaultGrace, ChownFromUID: -1, ChownFromGID: -1}}
+	given := 0
 	for len(args) > 0 && strings.HasPrefix(args[0], "--") {
 		word := args[0]
 		args = args[1:]
@@ -149,12 +243,18 @@ func parseOptions(args []string) (options, []string, error) {
 		if err := opt.set(&o, val); err != nil {
 			return o, nil, usageError("option '--" + name + "': " + err.Error())
 		}
-		o.words = append(o.words, word)
+		given++
 	}
 	switch {
-	case o.keepFDsGiven && !o.closeFDs:
+	case o.resolved != "" && given > 1:
+		return o, nil, usageError("option '--" + plan.ResolvedOption + "' is for gosu's own use and goes alone")
+	case o.chownFromGiven && len(o.Chown) == 0:
+		return o, nil, usageError("option '--chown-from' needs '--chown'")
+	case len(o.initGiven) > 0 && !o.Init:
+		return o, nil, usageError("option '--" + o.initGiven[0] + "' needs '--init'")
+	case o.keepFDsGiven && !o.CloseFDs:
 		return o, nil, usageError("option '--keep-fds' needs '--close-fds'")
-	case o.pty && o.detachTTY:
+	case o.PTY && o.DetachTTY:
 		return o, nil, usageError("options '--pty' and '--detach-tty' exclude each other")
 	}
 	return o, args, nil

@@ -6,31 +6,32 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParseOptions(t *testing.T) {
-	o, rest, err := parseOptions([]string{"--pty", "--keep-caps=chown", "--close-fds", "--keep-fds=3,4", "--add-groups=a,b", "--explain", "--", "--user", "cmd"})
-	if err != nil || !o.pty || o.keepCaps != 1 || !o.closeFDs || !slices.Equal(o.keepFDs, []int{3, 4}) ||
-		!slices.Equal(o.addGroups, []string{"a", "b"}) || o.explain != "text" || !slices.Equal(rest, []string{"--user", "cmd"}) {
+	o, rest, err := parseOptions([]string{"--pty", "--keep-caps=kill", "--keep-caps=net_raw", "--close-fds", "--keep-fds=3,4", "--add-groups=a,b", "--explain", "--", "--user", "cmd"})
+	if err != nil || !o.PTY || o.KeepCaps != 1<<5|1<<13 || !o.CloseFDs || !slices.Equal(o.KeepFDs, []int{3, 4}) ||
+		!slices.Equal(o.AddGroups, []string{"a", "b"}) || o.explain != "text" || !slices.Equal(rest, []string{"--user", "cmd"}) {
 		t.Errorf("parseOptions = %+v, %q, %v", o, rest, err)
 	}
 	// Only words before the spec are options.
-	if o, rest, err := parseOptions([]string{"app", "--pty"}); err != nil || o.pty || !slices.Equal(rest, []string{"app", "--pty"}) {
+	if o, rest, err := parseOptions([]string{"app", "--pty"}); err != nil || o.PTY || !slices.Equal(rest, []string{"app", "--pty"}) {
 		t.Errorf("after the spec: %+v, %q, %v", o, rest, err)
 	}
-	for _, args := range [][]string{{"--nope", "a", "b"}, {"--pty=1", "a", "b"}, {"--pdeathsig", "a", "b"}, {"--keep-fds=3", "a", "b"}} {
+	if o, _, err := parseOptions([]string{"--init", "--init-grace=0.5", "--init-success=143,0", "app", "x"}); err != nil ||
+		!o.Init || o.InitGrace != 500*time.Millisecond || !slices.Equal(o.InitSuccess, []int{143, 0}) {
+		t.Errorf("init options: %+v, %v", o, err)
+	}
+	if o, _, _ := parseOptions([]string{"--init", "app", "x"}); o.InitGrace != defaultGrace {
+		t.Errorf("default grace %v, want %v", o.InitGrace, defaultGrace)
+	}
+	for _, args := range [][]string{{"--nope", "a", "b"}, {"--pty=1", "a", "b"}, {"--pdeathsig", "a", "b"}, {"--keep-fds=3", "a", "b"},
+		{"--init-grace=1", "a", "b"}, {"--init", "--init-grace=-1", "a", "b"}, {"--init", "--init-grace=NaN", "a", "b"},
+		{"--init", "--init-success=256", "a", "b"}, {"--resolved=0:0::0::0:", "--init", "a"}} {
 		if _, _, err := parseOptions(args); err == nil {
 			t.Errorf("parseOptions(%q): no error", args)
 		}
-	}
-}
-
-func TestChildArgs(t *testing.T) {
-	o, rest, _ := parseOptions([]string{"--pty", "--login-env", "--keep-fds=3", "--close-fds", "app", "--pty", "x"})
-	got := childArgs("gosu", o.words, rest)
-	want := []string{"gosu", "--login-env", "--keep-fds=3", "--close-fds", "--", "app", "--pty", "x"}
-	if !slices.Equal(got, want) {
-		t.Errorf("childArgs = %q, want %q", got, want)
 	}
 }
 
@@ -40,12 +41,6 @@ func TestParseSignal(t *testing.T) {
 		if got := parseSignal(in); got != want {
 			t.Errorf("parseSignal(%q) = %d, want %d", in, got, want)
 		}
-	}
-}
-
-func TestMergeGroups(t *testing.T) {
-	if got := mergeGroups([]uint32{100, 50}, []uint32{50, 7, 7, 100, 8}); !slices.Equal(got, []uint32{100, 50, 7, 8}) {
-		t.Errorf("mergeGroups = %v", got)
 	}
 }
 
@@ -63,7 +58,7 @@ func TestOptionsDocumented(t *testing.T) {
 		if !strings.Contains(string(man), `\-\-`+strings.ReplaceAll(o.name, "-", `\-`)) {
 			t.Errorf("docs/gosu.1 does not describe --%s", o.name)
 		}
-		if !strings.Contains(string(readme), "`--"+o.name) {
+		if !o.hidden && !strings.Contains(string(readme), "`--"+o.name) {
 			t.Errorf("README.md does not describe --%s", o.name)
 		}
 	}

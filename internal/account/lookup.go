@@ -2,10 +2,8 @@ package account
 
 import (
 	"errors"
-	"io"
 	"io/fs"
 	"strconv"
-	"syscall"
 )
 
 // Upstream's wording, which scripts and people grep for.
@@ -33,76 +31,34 @@ type Malformed struct {
 	Why  error
 }
 
-// NotFoundError says that no well-formed entry matched, and which malformed
-// line, if any, named what was asked for.
+// NotFoundError says that no well-formed entry matched, and why the user may
+// have expected one: a malformed line that named what was asked for, or a
+// file that exists but could not be read (typical in a user namespace, where
+// /etc/passwd can belong to an unmapped uid), which reads as empty.
 type NotFoundError struct {
-	Err       error // ErrNoPasswdEntries or ErrNoGroupEntries
-	Malformed *Malformed
+	Err        error // ErrNoPasswdEntries or ErrNoGroupEntries
+	Malformed  *Malformed
+	Unreadable *fs.PathError
 }
 
 func (e *NotFoundError) Error() string {
-	if e.Malformed == nil {
-		return e.Err.Error()
+	switch {
+	case e.Unreadable != nil:
+		return e.Err.Error() + " (" + e.Unreadable.Path + " could not be read: " + e.Unreadable.Err.Error() + ")"
+	case e.Malformed != nil:
+		return e.Err.Error() + " (" + e.Malformed.Path + ":" + strconv.Itoa(e.Malformed.Line) +
+			" has that name but is malformed and ignored: " + e.Malformed.Why.Error() + ")"
 	}
-	return e.Err.Error() + " (" + e.Malformed.Path + ":" + strconv.Itoa(e.Malformed.Line) +
-		" has that name but is malformed and ignored: " + e.Malformed.Why.Error() + ")"
+	return e.Err.Error()
 }
 
-func (e *NotFoundError) Unwrap() error { return e.Err }
-
-// scan calls fn for every line of path that is not a comment or blank, until
-// fn returns true. A missing or unreadable file reads as empty, as upstream.
-func scan(path string, fn func(line []byte, n int) bool) error {
-	fd, err := open(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-			return nil
-		}
-		return &fs.PathError{Op: "open", Path: path, Err: err}
+// Unwrap gives Err and, for an unreadable file, the reason, so that
+// errors.Is(err, fs.ErrPermission) holds then.
+func (e *NotFoundError) Unwrap() []error {
+	if e.Unreadable != nil {
+		return []error{e.Err, e.Unreadable}
 	}
-	defer syscall.Close(fd)
-	l := newLines(fdReader(fd))
-	for {
-		line, err := l.next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return &fs.PathError{Op: "read", Path: path, Err: err}
-		}
-		if !skip(line) && fn(line, l.n) {
-			return nil
-		}
-	}
-}
-
-// open opens a file for reading with plain system calls: os.Open would first
-// set up Go's network poller (an epoll instance, an eventfd and a thread),
-// which is most of what a lookup costs at start-up.
-func open(path string) (int, error) {
-	for {
-		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err != syscall.EINTR {
-			return fd, err
-		}
-	}
-}
-
-type fdReader int
-
-func (fd fdReader) Read(b []byte) (int, error) {
-	for {
-		n, err := syscall.Read(int(fd), b)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err != nil:
-			return 0, err
-		case n == 0 && len(b) > 0:
-			return 0, io.EOF
-		}
-		return n, nil
-	}
+	return []error{e.Err}
 }
 
 // UserByName returns the first well-formed passwd entry called name.
@@ -110,7 +66,7 @@ func (db DB) UserByName(name string) (User, error) {
 	var u User
 	var bad *Malformed
 	found := false
-	err := scan(db.Passwd, func(line []byte, n int) bool {
+	unreadable, err := scan(db.Passwd, func(line []byte, n int) bool {
 		if string(firstField(line)) != name {
 			return false
 		}
@@ -128,7 +84,7 @@ func (db DB) UserByName(name string) (User, error) {
 		return User{}, err
 	}
 	if !found {
-		return User{}, &NotFoundError{Err: ErrNoPasswdEntries, Malformed: bad}
+		return User{}, &NotFoundError{Err: ErrNoPasswdEntries, Malformed: bad, Unreadable: unreadable}
 	}
 	return u, nil
 }
@@ -138,7 +94,7 @@ func (db DB) UserByName(name string) (User, error) {
 func (db DB) UserByID(uid uint32) (User, bool, error) {
 	var u User
 	found := false
-	err := scan(db.Passwd, func(line []byte, _ int) bool {
+	_, err := scan(db.Passwd, func(line []byte, _ int) bool {
 		if p, err := parsePasswd(line); err == nil && p.uid == uid {
 			u, found = p.user(), true
 		}
@@ -152,7 +108,7 @@ func (db DB) GroupByName(name string) (Group, error) {
 	var g Group
 	var bad *Malformed
 	found := false
-	err := scan(db.Group, func(line []byte, n int) bool {
+	unreadable, err := scan(db.Group, func(line []byte, n int) bool {
 		if string(firstField(line)) != name {
 			return false
 		}
@@ -170,7 +126,7 @@ func (db DB) GroupByName(name string) (Group, error) {
 		return Group{}, err
 	}
 	if !found {
-		return Group{}, &NotFoundError{Err: ErrNoGroupEntries, Malformed: bad}
+		return Group{}, &NotFoundError{Err: ErrNoGroupEntries, Malformed: bad, Unreadable: unreadable}
 	}
 	return g, nil
 }
@@ -181,7 +137,7 @@ func (db DB) GroupByName(name string) (Group, error) {
 func (db DB) GroupsOf(user string) ([]uint32, error) {
 	var gids []uint32
 	seen := make(map[uint32]bool)
-	err := scan(db.Group, func(line []byte, _ int) bool {
+	_, err := scan(db.Group, func(line []byte, _ int) bool {
 		if p, err := parseGroup(line); err == nil && !seen[p.gid] && p.hasMember(user) {
 			seen[p.gid] = true
 			gids = append(gids, p.gid)

@@ -1,10 +1,8 @@
 package account
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
-	"io"
 	"strconv"
 )
 
@@ -97,7 +95,8 @@ func (p passwdLine) user() User {
 	return User{Name: string(p.name), UID: p.uid, GID: p.gid, Home: string(p.home), Shell: string(p.shell)}
 }
 
-// ParseUser parses one passwd line (without its newline).
+// ParseUser parses one passwd line, without its line ending ("\n" or
+// "\r\n"): a "\r" given here is part of the last field.
 func ParseUser(line []byte) (User, error) {
 	p, err := parsePasswd(line)
 	if err != nil {
@@ -141,7 +140,8 @@ func (g groupLine) hasMember(name string) bool {
 	return false
 }
 
-// ParseGroup parses one group line (without its newline).
+// ParseGroup parses one group line, without its line ending ("\n" or
+// "\r\n"): a "\r" given here is part of the member list.
 func ParseGroup(line []byte) (Group, error) {
 	g, err := parseGroup(line)
 	if err != nil {
@@ -163,35 +163,4 @@ func firstField(line []byte) []byte {
 		return line[:i]
 	}
 	return line
-}
-
-// lines reads a file one line at a time. A line that does not fit the
-// buffer is gathered in long, so only the current line is ever held.
-type lines struct {
-	r    *bufio.Reader
-	long []byte
-	n    int // number of the current line, from 1
-}
-
-func newLines(r io.Reader) *lines {
-	return &lines{r: bufio.NewReaderSize(r, 64<<10)}
-}
-
-// next returns the next line without its newline, valid until the next call,
-// or io.EOF.
-func (l *lines) next() ([]byte, error) {
-	b, err := l.r.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		l.long = append(l.long[:0], b...)
-		for errors.Is(err, bufio.ErrBufferFull) {
-			b, err = l.r.ReadSlice('\n')
-			l.long = append(l.long, b...)
-		}
-		b = l.long
-	}
-	if err != nil && !(errors.Is(err, io.EOF) && len(b) > 0) {
-		return nil, err
-	}
-	l.n++
-	return bytes.TrimSuffix(b, []byte{'\n'}), nil
 }

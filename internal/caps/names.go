@@ -17,8 +17,55 @@ var names = [...]string{
 	"WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
 }
 
-// Setuid is CAP_SETUID's bit.
+// Setuid is CAP_SETUID's bit. Keeping it would let the command undo the
+// switch, so gosu never keeps it, whatever the options say.
 const Setuid = 1 << 7
+
+// toRoot lists the capabilities that lead back to root, to root's files or
+// out of the container's confinement, with the reason from capabilities(7).
+// A non-root command keeps one only when the caller insists.
+var toRoot = [...]struct {
+	cap int
+	why string
+}{
+	{0, "chown any file, e.g. /etc/passwd, to itself"},
+	{1, "write any file, e.g. /etc/passwd or a binary root runs"},
+	{2, "read any file (/etc/shadow) and open files by handle (the \"shocker\" container escape)"},
+	{3, "chmod any file, e.g. make a root-owned helper setuid"},
+	{4, "keep setuid and setgid bits on files it changes and set setgid for any group"},
+	{6, "setgid and setgroups to any group, gid 0 included"},
+	{7, "setuid to any uid, 0 included"},
+	{8, "add any capability of the bounding set to its inheritable set and change securebits"},
+	{9, "remove the immutable and append-only flags root set"},
+	{15, "bypass permission checks on root's System V IPC objects"},
+	{16, "load kernel modules"},
+	{17, "use raw I/O ports and /dev/mem"},
+	{18, "chroot into a directory of its own with a hard link to a setuid binary"},
+	{19, "ptrace root's processes"},
+	{21, "mount, and most other administration: root in all but name"},
+	{22, "kexec_load a kernel of its own"},
+	{27, "create device nodes, e.g. for the disk holding root's files"},
+	{31, "set file capabilities, e.g. cap_setuid on a copy of a shell"},
+	{32, "override the Mandatory Access Control policy confining the container"},
+	{33, "change the Mandatory Access Control policy"},
+	{38, "read any process's memory through perf events"},
+	{39, "load BPF programs that read and write kernel and user memory"},
+	{40, "write ns_last_pid and open any process's map_files"},
+}
+
+// Unsafe returns the capabilities of mask that lead back to root, with why
+// for the first of them.
+func Unsafe(mask uint64) (bad uint64, why string) {
+	for _, u := range toRoot {
+		if mask&(1<<u.cap) != 0 {
+			if bad == 0 {
+				why = u.why
+			}
+			bad |= 1 << u.cap
+		}
+	}
+	return bad, why
+}
 
 // Parse reads a comma-separated list of capability names, as in
 // capabilities(7), with or without the CAP_ prefix, in any case.

@@ -53,3 +53,43 @@ func TestLast(t *testing.T) {
 		t.Errorf("last() = %d, cap_last_cap says %d", last(), want)
 	}
 }
+
+// TestUnsafe pins the refused list: every capability the issue of
+// capabilities that lead back to root names, and none of the harmless ones.
+func TestUnsafe(t *testing.T) {
+	refused, err := Parse("chown,dac_override,dac_read_search,fowner,fsetid,setgid,setuid,setpcap,linux_immutable,ipc_owner," +
+		"sys_module,sys_rawio,sys_chroot,sys_ptrace,sys_admin,sys_boot,mknod,setfcap,mac_override,mac_admin,perfmon,bpf,checkpoint_restore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := uint64(1)<<len(names) - 1
+	if bad, why := Unsafe(all); bad != refused || why == "" {
+		t.Errorf("Unsafe(all) = %v, want %v", Names(bad), Names(refused))
+	}
+	safe, _ := Parse("kill,net_bind_service,net_broadcast,net_admin,net_raw,ipc_lock,sys_pacct,sys_nice,sys_resource,sys_time," +
+		"sys_tty_config,lease,audit_write,audit_control,syslog,wake_alarm,block_suspend,audit_read")
+	if bad, _ := Unsafe(safe); bad != 0 {
+		t.Errorf("Unsafe(%v) = %v, want none", Names(safe), Names(bad))
+	}
+	if safe|refused != all {
+		t.Errorf("unclassified: %v", Names(all&^(safe|refused)))
+	}
+	if _, why := Unsafe(1 << 3); !strings.Contains(why, "setuid") {
+		t.Errorf("CAP_FOWNER's reason %q does not say how it leads to root", why)
+	}
+}
+
+// TestUnsafeDocumented: docs/capabilities.md gives every refused capability
+// with the reason the error message gives.
+func TestUnsafeDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/capabilities.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range toRoot {
+		row := "| `CAP_" + names[u.cap] + "` | " + strings.ReplaceAll(u.why, `\"`, `"`) + " |"
+		if !strings.Contains(string(doc), row) {
+			t.Errorf("docs/capabilities.md lacks the row %q", row)
+		}
+	}
+}

@@ -1,24 +1,40 @@
-// Package drop switches this process to a target identity and proves the
-// switch before anything is exec'd.
+// Package drop switches the calling thread to a target identity, proves the
+// switch, and leaves the thread ready for execve.
 //
-// The order is the kernel's: supplementary groups and gid need CAP_SETGID,
-// which setresuid to a non-root uid takes away, so they come first; uid last.
-// setgroups, setresgid and setresuid go through package syscall, which applies
-// them to every thread of the process (unix.Setgroups would change only the
-// calling thread and leave the others, and anything they start, as root).
-// Capabilities are per thread: they are cleared on the calling thread, which
-// must be the locked thread that execs.
+// Credentials belong to a thread in the kernel, and execve keeps only the
+// thread that calls it, with that thread's credentials. So the switch is made
+// with raw system calls on the locked main thread alone (setgroups,
+// setresgid, setresuid, capset, prctl), and read back on that same thread
+// (getgroups, getresgid, getresuid, capget, prctl). The other threads of the
+// Go runtime keep root's credentials until execve ends them. That is safe
+// only under these conditions, which every caller must keep:
+//
+//   - Switch runs on the thread that will call execve (gosu locks its main
+//     goroutine to the main thread before main runs);
+//   - after Switch returns, the process does nothing but the PATH lookup and
+//     execve of the command (package launch), on that same thread;
+//   - on any failure after Switch has started, the process exits at once,
+//     without running anything else.
+//
+// A process that goes on running after a switch (a supervising parent) must
+// never use this package: it starts a fresh gosu that switches and execs.
+//
+// Going through package syscall instead would stop the world and signal
+// every runtime thread for each of the three calls (a median 0.19 ms, with a
+// multi-millisecond tail on two CPUs), to change threads that execve is about
+// to discard anyway.
 package drop
 
 import (
 	"errors"
-	"os"
 	"strconv"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"gosu/internal/caps"
+	"gosu/internal/errs"
 )
 
 // Target is the identity to switch to and what else the process keeps or
@@ -47,10 +63,13 @@ type Target struct {
 // ngroupsMax is the kernel's NGROUPS_MAX.
 const ngroupsMax = 65536
 
-// RefuseSetuid returns an error when the process runs with real and
-// effective ids that differ, which is what a setuid or setgid install gives.
-// It reads credentials, not the file mode of /proc/self/exe, so it also works
-// where /proc is not mounted.
+// RefuseSetuid returns an error when the process was started with more
+// privileges than its caller had: real and effective ids that differ (a
+// setuid or setgid install), or an exec the kernel ran in secure mode
+// (AT_SECURE in the auxiliary vector: file capabilities that raised the
+// permitted or effective set). It reads what the kernel says, not the file
+// mode of /proc/self/exe, so it also works where /proc is not mounted. A
+// caller with only ambient capabilities, or root, leaves AT_SECURE clear.
 func RefuseSetuid(prog string) error {
 	const instead = ", which is an extremely insecure and completely unsupported configuration! (what you want instead is likely 'sudo' or 'su')"
 	if r, e := unix.Getuid(), unix.Geteuid(); r != e {
@@ -59,35 +78,55 @@ func RefuseSetuid(prog string) error {
 	if r, e := unix.Getgid(), unix.Getegid(); r != e {
 		return errors.New(prog + " appears to be installed with the 'setgid' bit set (real gid " + itoa(r) + ", effective gid " + itoa(e) + ")" + instead)
 	}
+	if secureExec() {
+		return errors.New(prog + " appears to be installed with file capabilities (the kernel started it in secure mode, AT_SECURE)" + instead)
+	}
 	return nil
 }
 
-// Switch makes the process run as t, verifies it, and then sets what must be
-// set last. Only the ids that differ are set: when the process already is
-// exactly t, no set*id call is made, so a non-root caller (or root in a user
-// namespace where setgroups is denied) can ask for its own identity. A
+// secureExec reports whether the auxiliary vector has AT_SECURE set. An
+// unreadable vector counts as secure: nothing then proves the opposite.
+func secureExec() bool {
+	const atSecure = 23 // AT_SECURE, <linux/auxvec.h>
+	auxv, err := unix.Auxv()
+	if err != nil {
+		return true
+	}
+	for _, kv := range auxv {
+		if kv[0] == atSecure {
+			return kv[1] != 0
+		}
+	}
+	return false
+}
+
+// Switch makes the calling thread run as t, verifies it, and then sets what
+// must be set last. Only the ids that differ are set: when the thread already
+// is exactly t, no set*id call is made, so a non-root caller (or root in a
+// user namespace where setgroups is denied) can ask for its own identity. A
 // non-root target ends with exactly KeepCaps as its effective, permitted,
 // inheritable and ambient sets (empty by default).
 //
-// Every capability and prctl step acts on the calling thread only, which must
-// be the locked thread that then calls execve.
+// Every step acts on the calling thread only, which must be the locked
+// thread that then calls execve (see the package comment). On an error the
+// caller must exit without running anything.
 func Switch(t Target) error {
-	c, err := current()
+	c, err := Current()
 	if err != nil {
-		return errors.New("reading credentials: " + err.Error())
+		return errs.Wrap("reading credentials", err)
 	}
 	// Dropping from the bounding set needs CAP_SETPCAP, which a non-root uid
 	// no longer has: first.
 	if t.LimitBounding {
 		if err := caps.LimitBounding(t.KeepCaps); err != nil {
-			return errors.New("limiting the bounding set: " + capErr(err, "CAP_SETPCAP"))
+			return errs.Wrap("limiting the bounding set", capErr(err, "CAP_SETPCAP"))
 		}
 	}
 	if t.UID != 0 && t.KeepCaps != 0 {
 		// Without SECBIT_KEEP_CAPS, setresuid from 0 empties the permitted
 		// set, and nothing could be kept. execve clears the bit again.
 		if err := caps.KeepOnSetuid(); err != nil {
-			return errors.New("keeping capabilities: " + err.Error())
+			return errs.Wrap("keeping capabilities", err)
 		}
 	}
 	if err := c.change(t); err != nil {
@@ -101,17 +140,17 @@ func Switch(t Target) error {
 		// also empties the ambient set, which must stay a subset of them.
 		kept := t.KeepCaps
 		if err := caps.Set(caps.Sets{Effective: kept, Permitted: kept, Inheritable: kept}); err != nil {
-			return errors.New("setting capabilities: " + capErr(err, "the capabilities to keep"))
+			return errs.Wrap("setting capabilities", capErr(err, "the capabilities to keep"))
 		}
 		// Ambient capabilities are what survives execve for a non-root
 		// program without file capabilities.
 		if err := caps.RaiseAmbient(kept); err != nil {
-			return errors.New("raising ambient capabilities: " + err.Error())
+			return errs.Wrap("raising ambient capabilities", err)
 		}
 	}
 	if t.NoNewPrivs {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return errors.New("setting no_new_privs: " + err.Error())
+			return errs.Wrap("setting no_new_privs", err)
 		}
 	}
 	if err := verify(t); err != nil {
@@ -130,7 +169,7 @@ func ParentDeathSignal(sig syscall.Signal, ppid int) error {
 		return nil
 	}
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(sig), 0, 0, 0); err != nil {
-		return errors.New("setting the parent-death signal: " + err.Error())
+		return errs.Wrap("setting the parent-death signal", err)
 	}
 	if unix.Getppid() != ppid {
 		return errors.New("the parent process exited before the parent-death signal was set")
@@ -139,31 +178,48 @@ func ParentDeathSignal(sig syscall.Signal, ppid int) error {
 }
 
 // capErr explains a capability operation refused for lack of a capability.
-func capErr(err error, need string) string {
+func capErr(err error, need string) error {
 	if errors.Is(err, syscall.EPERM) {
-		return "operation not permitted (needs " + need + " in the permitted set)"
+		return errs.Explain("operation not permitted (needs "+need+" in the permitted set)", err)
 	}
-	return err.Error()
+	return err
 }
 
-// ids is the process's current identity as the kernel reports it on this
-// thread.
-type ids struct {
-	uid, gid [3]uint32 // real, effective, saved
-	groups   []uint32
+// IDs is an identity as the kernel reports it for the calling thread.
+type IDs struct {
+	UID, GID [3]uint32 // real, effective, saved
+	Groups   []uint32
 }
 
-func current() (ids, error) {
-	var c ids
-	r, e, s := unix.Getresuid()
-	c.uid = [3]uint32{uint32(r), uint32(e), uint32(s)}
-	r, e, s = unix.Getresgid()
-	c.gid = [3]uint32{uint32(r), uint32(e), uint32(s)}
-	groups, err := unix.Getgroups()
-	for _, g := range groups {
-		c.groups = append(c.groups, uint32(g))
+// Current reads the calling thread's ids with raw system calls.
+func Current() (IDs, error) {
+	var c IDs
+	getres(sysGetresuid, &c.UID)
+	getres(sysGetresgid, &c.GID)
+	n, _, errno := unix.RawSyscall(sysGetgroups, 0, 0, 0)
+	if errno != 0 {
+		return c, errno
 	}
-	return c, err
+	if n > 0 {
+		c.Groups = make([]uint32, n)
+		m, _, errno := unix.RawSyscall(sysGetgroups, n, uintptr(unsafe.Pointer(&c.Groups[0])), 0)
+		if errno != 0 {
+			return c, errno
+		}
+		c.Groups = c.Groups[:m]
+	}
+	return c, nil
+}
+
+// getres fills ids from getresuid or getresgid, which cannot fail with valid
+// pointers.
+func getres(trap uintptr, ids *[3]uint32) {
+	unix.RawSyscallNoError(trap, uintptr(unsafe.Pointer(&ids[0])), uintptr(unsafe.Pointer(&ids[1])), uintptr(unsafe.Pointer(&ids[2])))
+}
+
+// Is reports whether the ids are exactly t's uid, gid and groups.
+func (c IDs) Is(t Target) bool {
+	return c.UID == [3]uint32{t.UID, t.UID, t.UID} && c.GID == [3]uint32{t.GID, t.GID, t.GID} && sameSet(c.Groups, t.Groups)
 }
 
 // sameSet compares group lists as sets: the kernel sorts the list it is
@@ -183,27 +239,53 @@ func sameSet(a, b []uint32) bool {
 	return len(inA) == len(inB)
 }
 
-// change makes the ids t, calling only what must change: in a user namespace
-// where setgroups is denied, asking for the current groups must still work.
-func (c ids) change(t Target) error {
-	if !sameSet(c.groups, t.Groups) {
-		groups := make([]int, len(t.Groups))
-		for i, g := range t.Groups {
-			groups[i] = int(g)
+// change makes the calling thread's ids t, calling only what must change:
+// in a user namespace where setgroups is denied, asking for the current
+// groups must still work.
+func (c IDs) change(t Target) error {
+	if !sameSet(c.Groups, t.Groups) {
+		var p unsafe.Pointer
+		if len(t.Groups) > 0 {
+			p = unsafe.Pointer(&t.Groups[0])
 		}
-		if err := syscall.Setgroups(groups); err != nil {
-			return explain("setgroups", err, t)
-		}
-	}
-	if c.gid != [3]uint32{t.GID, t.GID, t.GID} {
-		if err := syscall.Setresgid(int(t.GID), int(t.GID), int(t.GID)); err != nil {
-			return explain("setgid", err, t)
+		if _, _, errno := unix.RawSyscall(sysSetgroups, uintptr(len(t.Groups)), uintptr(p), 0); errno != 0 {
+			return explain("setgroups", errno, t)
 		}
 	}
-	if c.uid != [3]uint32{t.UID, t.UID, t.UID} {
-		if err := syscall.Setresuid(int(t.UID), int(t.UID), int(t.UID)); err != nil {
-			return explain("setuid", err, t)
+	if c.GID != [3]uint32{t.GID, t.GID, t.GID} {
+		if _, _, errno := unix.RawSyscall(sysSetresgid, uintptr(t.GID), uintptr(t.GID), uintptr(t.GID)); errno != 0 {
+			return explain("setgid", errno, t)
 		}
+	}
+	if c.UID != [3]uint32{t.UID, t.UID, t.UID} {
+		if _, _, errno := unix.RawSyscall(sysSetresuid, uintptr(t.UID), uintptr(t.UID), uintptr(t.UID)); errno != 0 {
+			return explain("setuid", errno, t)
+		}
+	}
+	return nil
+}
+
+// Preflight returns, without changing anything, the error the switch to t
+// would fail with for lack of privilege, so that a supervising parent can
+// say why before it starts a child that cannot switch. It asks the same
+// questions the kernel will, in the same order.
+func Preflight(t Target) error {
+	c, err := Current()
+	if err != nil {
+		return errs.Wrap("reading credentials", err)
+	}
+	s, err := caps.Get()
+	if err != nil {
+		return errs.Wrap("reading capabilities", err)
+	}
+	const setgid, setuid = 1 << unix.CAP_SETGID, 1 << unix.CAP_SETUID
+	switch {
+	case !sameSet(c.Groups, t.Groups) && s.Effective&setgid == 0:
+		return explain("setgroups", syscall.EPERM, t)
+	case c.GID != [3]uint32{t.GID, t.GID, t.GID} && s.Effective&setgid == 0:
+		return explain("setgid", syscall.EPERM, t)
+	case c.UID != [3]uint32{t.UID, t.UID, t.UID} && s.Effective&setuid == 0:
+		return explain("setuid", syscall.EPERM, t)
 	}
 	return nil
 }
@@ -232,29 +314,38 @@ func explain(call string, err error, t Target) error {
 	default:
 		why = err.Error()
 	}
-	return errors.New(call + ": " + why)
+	return errs.Wrap(call, errs.Explain(why, err))
 }
 
+// setgroupsDenied reads /proc/self/setgroups with plain system calls:
+// os.ReadFile would link os.File.Stat, and with it time's formatting and
+// time zone code, about 25 KB of the size budget.
 func setgroupsDenied() bool {
-	b, err := os.ReadFile("/proc/self/setgroups")
-	return err == nil && string(b) == "deny\n"
+	fd, err := unix.Open("/proc/self/setgroups", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var b [8]byte
+	n, _ := unix.Read(fd, b[:])
+	return string(b[:max(n, 0)]) == "deny\n"
 }
 
 // verify reads the credentials back and refuses to go on unless they are
 // exactly t, and, for a non-root t, unless root is out of reach.
 func verify(t Target) error {
-	c, err := current()
+	c, err := Current()
 	if err != nil {
-		return errors.New("reading back credentials: " + err.Error())
+		return errs.Wrap("reading back credentials", err)
 	}
-	if c.uid != [3]uint32{t.UID, t.UID, t.UID} {
-		return errors.New("credentials check failed: real/effective/saved uid are " + triple(c.uid) + ", want " + utoa(t.UID))
+	if c.UID != [3]uint32{t.UID, t.UID, t.UID} {
+		return errors.New("credentials check failed: real/effective/saved uid are " + triple(c.UID) + ", want " + utoa(t.UID))
 	}
-	if c.gid != [3]uint32{t.GID, t.GID, t.GID} {
-		return errors.New("credentials check failed: real/effective/saved gid are " + triple(c.gid) + ", want " + utoa(t.GID))
+	if c.GID != [3]uint32{t.GID, t.GID, t.GID} {
+		return errors.New("credentials check failed: real/effective/saved gid are " + triple(c.GID) + ", want " + utoa(t.GID))
 	}
-	if !sameSet(c.groups, t.Groups) {
-		return errors.New("credentials check failed: supplementary groups are " + list(c.groups) + ", want " + list(t.Groups))
+	if !sameSet(c.Groups, t.Groups) {
+		return errors.New("credentials check failed: supplementary groups are " + list(c.Groups) + ", want " + list(t.Groups))
 	}
 	if t.LimitBounding {
 		if b, err := caps.Bounding(); err != nil || b&^t.KeepCaps != 0 {
@@ -271,7 +362,7 @@ func verify(t Target) error {
 	}
 	s, err := caps.Get()
 	if err != nil {
-		return errors.New("reading back capabilities: " + err.Error())
+		return errs.Wrap("reading back capabilities", err)
 	}
 	k := t.KeepCaps
 	if s != (caps.Sets{Effective: k, Permitted: k, Inheritable: k}) {
@@ -284,11 +375,9 @@ func verify(t Target) error {
 			return errors.New("credentials check failed: ambient capabilities are " + hex(a) + ", want " + hex(k))
 		}
 	}
-	// The real test of a drop: root must now be out of reach. Asked of this
-	// thread alone (the one that will exec): were it to succeed, gosu exits
-	// without exec'ing, so the other threads need not be asked too, which
-	// would stop the world once more.
-	if _, _, errno := syscall.RawSyscall(unix.SYS_SETUID, 0, 0, 0); errno == 0 {
+	// The real test of a drop: root must now be out of reach for the thread
+	// that will exec. Were it to succeed, gosu exits without exec'ing.
+	if _, _, errno := unix.RawSyscall(sysSetuid, 0, 0, 0); errno == 0 {
 		return errors.New("credentials check failed: setuid(0) succeeded after switching to uid " + utoa(t.UID))
 	}
 	return nil

@@ -7,40 +7,30 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
 	"gosu/internal/caps"
-	"gosu/internal/drop"
 	"gosu/internal/environ"
-	"gosu/internal/spec"
+	"gosu/internal/plan"
 )
-
-// Plan is everything gosu would do for one invocation.
-type Plan struct {
-	Command  []string
-	Identity spec.Identity
-	Target   drop.Target
-	Env      []environ.Change
-	Caller   []string // the caller's environment, to show what changes
-	TTY      string   // "shared", "detach" or "pty"
-	CloseFDs bool
-	KeepFDs  []int
-}
 
 func ttyText(mode string) string {
 	switch mode {
-	case "detach":
+	case plan.Detach:
 		return "detached: COMMAND has no controlling terminal; stdio and PID stay"
-	case "pty":
-		return "new pseudo-terminal in a new session, relayed by a gosu parent that keeps its credentials"
+	case plan.Session:
+		return "a new session without a controlling terminal, under a gosu parent that keeps the terminal"
+	case plan.PTY:
+		return "new pseudo-terminal in a new session, relayed by a gosu parent (uid 0, only CAP_KILL)"
 	}
 	return "shared with the caller (COMMAND could push input into it with TIOCSTI)"
 }
 
 // Text describes p in words, one "key: value" line per aspect.
-func Text(p Plan) string {
+func Text(p *plan.Plan) string {
 	t := p.Target
 	var rows [][2]string
 	line := func(k, v string) { rows = append(rows, [2]string{k, v}) }
@@ -51,7 +41,11 @@ func Text(p Plan) string {
 	}
 	line("user:", "uid "+utoa(t.UID)+" ("+name+")")
 	line("group:", "gid "+utoa(t.GID))
-	line("groups:", list(uints(t.Groups), " ", "none"))
+	groups := list(uints(t.Groups), " ", "none")
+	if p.GroupsKept {
+		groups += " (the caller's, kept: only root could drop them)"
+	}
+	line("groups:", groups)
 	env := "the caller's, unchanged"
 	if len(p.Env) > 0 {
 		env = "the caller's, but"
@@ -60,9 +54,9 @@ func Text(p Plan) string {
 	for _, c := range p.Env {
 		was := "unset"
 		if v, ok := environ.Get(p.Caller, c.Name); ok {
-			was = strconv.Quote(v)
+			was = shq(v)
 		}
-		line("", c.Name+"="+strconv.Quote(c.Value)+" (caller: "+was+")")
+		line("", c.Name+"="+shq(c.Value)+" (caller: "+was+")")
 	}
 	kept := list(caps.Names(t.KeepCaps), " ", "none")
 	switch {
@@ -84,6 +78,39 @@ func Text(p Plan) string {
 	}
 	line("inherited fds:", fds)
 	line("pdeathsig:", list([]string{signalName(t.ParentDeathSignal)}, "", "none"))
+	if p.Init {
+		how := "COMMAND"
+		if p.InitPGroup {
+			how = "COMMAND's process group"
+		}
+		line("init:", "a gosu parent reaps zombies and forwards signals to "+how+"; leftovers get SIGTERM, then SIGKILL after "+
+			seconds(p.InitGrace)+" s")
+		if len(p.InitSuccess) > 0 {
+			line("", "exit codes "+list(ints(p.InitSuccess), " ", "")+" count as 0")
+		}
+	}
+	if u := p.AddUser; u != nil {
+		line("add user:", "before the switch, with locked, atomic writes:")
+		if u.AddPasswd {
+			line("", "/etc/passwd += "+shq(u.PasswdLine))
+		}
+		if u.AddGroup {
+			line("", "/etc/group += "+shq(u.GroupLine))
+		}
+		if u.AddShadow {
+			line("", "/etc/shadow += a locked entry for "+shq(u.Name))
+		}
+		if u.MakeHome {
+			line("", "mkdir "+shq(u.Home)+" (mode 0700, owned by the user)")
+		}
+	}
+	for _, c := range p.Chown {
+		line("chown:", shq(c.Path)+" and everything under it to "+utoa(t.UID)+":"+utoa(t.GID)+from(c.FromUID, c.FromGID)+
+			" (no symbolic link followed, no mount entered)")
+	}
+	for _, n := range p.Notes {
+		line("note:", n)
+	}
 	var b strings.Builder
 	for _, r := range rows {
 		b.WriteString(r[0] + "               "[len(r[0]):] + r[1] + "\n")
@@ -92,7 +119,7 @@ func Text(p Plan) string {
 }
 
 // JSON describes p as one JSON object.
-func JSON(p Plan) string {
+func JSON(p *plan.Plan) string {
 	t := p.Target
 	var b strings.Builder
 	field := func(k, v string) {
@@ -128,6 +155,25 @@ func JSON(p Plan) string {
 	field("close_fds", strconv.FormatBool(p.CloseFDs))
 	field("keep_fds", "["+strings.Join(ints(p.KeepFDs), ",")+"]")
 	field("pdeathsig", nullable(signalName(t.ParentDeathSignal)))
+	if p.Init {
+		field("init", "{"+str("pgroup")+":"+strconv.FormatBool(p.InitPGroup)+","+str("success")+":["+strings.Join(ints(p.InitSuccess), ",")+"],"+
+			str("grace_seconds")+":"+seconds(p.InitGrace)+"}")
+	} else {
+		field("init", "null")
+	}
+	if u := p.AddUser; u != nil {
+		field("add_user", "{"+str("passwd")+":"+nullable(cond(u.AddPasswd, u.PasswdLine))+","+str("group")+":"+nullable(cond(u.AddGroup, u.GroupLine))+
+			","+str("shadow")+":"+strconv.FormatBool(u.AddShadow)+","+str("home")+":"+nullable(cond(u.MakeHome, u.Home))+"}")
+	} else {
+		field("add_user", "null")
+	}
+	var chowns []string
+	for _, c := range p.Chown {
+		chowns = append(chowns, "{"+str("path")+":"+str(c.Path)+","+str("from_uid")+":"+strconv.FormatInt(c.FromUID, 10)+","+
+			str("from_gid")+":"+strconv.FormatInt(c.FromGID, 10)+"}")
+	}
+	field("chown", "["+strings.Join(chowns, ",")+"]")
+	field("notes", array(p.Notes, str))
 	return b.String() + "}\n"
 }
 
@@ -141,16 +187,64 @@ func signalName(s syscall.Signal) string {
 	return strconv.Itoa(int(s))
 }
 
-// shellWords quotes the words that a shell would not read back as one.
+// shellWords quotes, for a POSIX shell, the words it would not read back as
+// they are: in single quotes, where nothing is special, with each ' written
+// as '\”. (Go's strconv.Quote would leave $(...) live in double quotes.)
 func shellWords(a []string) []string {
 	out := make([]string, len(a))
 	for i, w := range a {
-		out[i] = w
-		if w == "" || strings.ContainsAny(w, " \t\n\"'\\$`;&|<>()*?[]{}~#") {
-			out[i] = strconv.Quote(w)
-		}
+		out[i] = shq(w)
 	}
 	return out
+}
+
+func shq(w string) string {
+	if w == "" || strings.ContainsAny(w, " \t\n\"'\\$`;&|<>()*?[]{}~#=%!^") || !printable(w) {
+		return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+	}
+	return w
+}
+
+// printable reports whether w is plain ASCII without control characters.
+func printable(w string) bool {
+	for i := 0; i < len(w); i++ {
+		if w[i] < 0x20 || w[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// seconds writes d in seconds with up to three decimals, as a JSON number
+// (strconv.FormatFloat would cost 7 KB of the size budget).
+func seconds(d time.Duration) string {
+	ms := d.Milliseconds()
+	s := strconv.FormatInt(ms/1000, 10)
+	if frac := ms % 1000; frac != 0 {
+		s += strings.TrimRight("."+strconv.FormatInt(1000+frac, 10)[1:], "0")
+	}
+	return s
+}
+
+// from describes a --chown-from filter.
+func from(uid, gid int64) string {
+	if uid < 0 && gid < 0 {
+		return ""
+	}
+	only := func(what string, id int64) string {
+		if id < 0 {
+			return ""
+		}
+		return ", the " + what + " only where it is " + strconv.FormatInt(id, 10)
+	}
+	return only("owner", uid) + only("group", gid)
+}
+
+func cond(ok bool, s string) string {
+	if ok {
+		return s
+	}
+	return ""
 }
 
 func uints(a []uint32) []string {

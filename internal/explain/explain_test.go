@@ -2,19 +2,22 @@ package explain
 
 import (
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"gosu/internal/drop"
 	"gosu/internal/environ"
+	"gosu/internal/plan"
 	"gosu/internal/spec"
 )
 
 // The JSON is written by hand; encoding/json, fine in a test, checks it.
 func TestJSONIsJSON(t *testing.T) {
 	weird := "q\"b\\s\x00\x1f\n\t\u2028é\xff"
-	p := Plan{
+	p := &plan.Plan{
 		Command:  []string{"sh", "-c", weird},
 		Identity: spec.Identity{UID: 4294967294, GID: 7, Name: weird},
 		Target:   drop.Target{UID: 4294967294, GID: 7, Groups: []uint32{1, 4294967294}, KeepCaps: 1 << 10, LimitBounding: true, NoNewPrivs: true, ParentDeathSignal: syscall.SIGTERM},
@@ -22,6 +25,8 @@ func TestJSONIsJSON(t *testing.T) {
 		TTY:      "pty",
 		CloseFDs: true,
 		KeepFDs:  []int{3, 7},
+		Init:     true, InitSuccess: []int{143}, InitGrace: 1500 * time.Millisecond,
+		Notes: []string{weird},
 	}
 	var got struct {
 		Command     []string          `json:"command"`
@@ -35,6 +40,11 @@ func TestJSONIsJSON(t *testing.T) {
 		TTY         string            `json:"tty"`
 		KeepFDs     []int             `json:"keep_fds"`
 		Pdeathsig   *string           `json:"pdeathsig"`
+		Init        struct {
+			Success []int   `json:"success"`
+			Grace   float64 `json:"grace_seconds"`
+		} `json:"init"`
+		Notes []string `json:"notes"`
 	}
 	out := JSON(p)
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
@@ -43,7 +53,8 @@ func TestJSONIsJSON(t *testing.T) {
 	valid := strings.ToValidUTF8(weird, "\uFFFD")
 	if got.Command[2] != valid || *got.User != valid || got.Env["HOME"] != valid || got.UID != 4294967294 ||
 		got.Groups[1] != 4294967294 || got.AmbientCaps[0] != "CAP_NET_BIND_SERVICE" || got.Bounding[0] != "CAP_NET_BIND_SERVICE" ||
-		!got.NoNewPrivs || got.TTY != "pty" || got.KeepFDs[1] != 7 || *got.Pdeathsig != "SIGTERM" {
+		!got.NoNewPrivs || got.TTY != "pty" || got.KeepFDs[1] != 7 || *got.Pdeathsig != "SIGTERM" ||
+		got.Init.Success[0] != 143 || got.Init.Grace != 1.5 || got.Notes[0] != valid {
 		t.Errorf("JSON(%+v) reads back as %+v", p, got)
 	}
 }
@@ -61,4 +72,18 @@ func FuzzStr(f *testing.F) {
 			t.Fatalf("str(%q) reads back as %q, want %q", s, back, want)
 		}
 	})
+}
+
+// TestShellWords: what --explain prints as the command, pasted into sh,
+// gives back exactly the words, and runs nothing.
+func TestShellWords(t *testing.T) {
+	words := []string{"a$(touch /nonexistent/x)", "it's", "", "`id`", "x y", "\n", "é", "\\", "'", "plain", "-c", "a=b", "!x", "~"}
+	line := strings.Join(shellWords(words), " ")
+	out, err := exec.Command("sh", "-c", `for w in `+line+`; do printf '%s\0' "$w"; done`).Output()
+	if err != nil {
+		t.Fatalf("sh: %v", err)
+	}
+	if got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00"); strings.Join(got, "|") != strings.Join(words, "|") {
+		t.Errorf("sh read %q back as %q", line, got)
+	}
 }

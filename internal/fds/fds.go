@@ -7,6 +7,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"gosu/internal/errs"
 )
 
 // CloseOnExec marks every descriptor above 2, except those in keep, to be
@@ -27,7 +29,7 @@ func CloseOnExec(keep []int) error {
 	}
 	for _, fd := range keep {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
-			return errors.New("keeping fd " + strconv.Itoa(fd) + ": " + err.Error())
+			return errs.Wrap("keeping fd "+strconv.Itoa(fd), err)
 		}
 	}
 	return nil
@@ -50,7 +52,7 @@ func cloexecAbove2() error {
 	for {
 		n, err := unix.Getdents(dir, buf)
 		if err != nil {
-			return errors.New("listing open descriptors: " + err.Error())
+			return errs.Wrap("listing open descriptors", err)
 		}
 		if n <= 0 {
 			return nil

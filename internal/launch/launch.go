@@ -29,23 +29,25 @@ const (
 type Error struct {
 	Code int
 	msg  string
+	err  error // the execve error, when there was one
 }
 
 func (e *Error) Error() string { return e.msg }
+func (e *Error) Unwrap() error { return e.err }
 
 // Exec replaces the process with argv[0], passed argv (argv[0] as given) and
 // env. PATH is taken from env. It returns only on failure.
 func Exec(argv, env []string) *Error {
 	name := argv[0]
-	fail := func(code int, why string) *Error {
-		return &Error{Code: code, msg: "exec: " + strconv.Quote(name) + ": " + why}
+	fail := func(code int, why string, err error) *Error {
+		return &Error{Code: code, msg: "exec: " + strconv.Quote(name) + ": " + why, err: err}
 	}
 	if name == "" {
-		return fail(NotFound, "executable file not found in $PATH")
+		return fail(NotFound, "executable file not found in $PATH", syscall.ENOENT)
 	}
 	if strings.Contains(name, "/") {
 		err := syscall.Exec(name, argv, env)
-		return fail(code(err), err.Error())
+		return fail(code(err), err.Error(), err)
 	}
 	path, ok := environ.Get(env, "PATH")
 	if !ok {
@@ -60,7 +62,7 @@ func Exec(argv, env []string) *Error {
 			// so the user learns why the command did not run.
 			if isExecutable(join(dir, name)) {
 				return fail(NotExecutable, "found as "+join(dir, name)+" through the relative PATH entry "+
-					strconv.Quote(dir)+"; refusing to run a command relative to the current directory (give its path, e.g. ./"+name+")")
+					strconv.Quote(dir)+"; refusing to run a command relative to the current directory (give its path, e.g. ./"+name+")", syscall.EACCES)
 			}
 			continue
 		}
@@ -77,13 +79,13 @@ func Exec(argv, env []string) *Error {
 		case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ESTALE),
 			errors.Is(err, syscall.ENODEV), errors.Is(err, syscall.ETIMEDOUT):
 		default:
-			return fail(code(err), err.Error())
+			return fail(code(err), err.Error(), err)
 		}
 	}
 	if denied != nil {
-		return fail(NotExecutable, denied.Error())
+		return fail(NotExecutable, denied.Error(), denied)
 	}
-	return fail(NotFound, "executable file not found in $PATH")
+	return fail(NotFound, "executable file not found in $PATH", syscall.ENOENT)
 }
 
 // code maps an execve error to the exit status: the file is not there, or

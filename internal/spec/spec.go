@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"gosu/internal/account"
+	"gosu/internal/errs"
 )
 
 // Identity is who the command will run as.
@@ -83,7 +84,7 @@ func lookupUser(arg string, caller Caller, db account.DB) (account.User, bool, e
 	}
 	u, err := db.UserByName(arg)
 	if err != nil {
-		return account.User{}, false, wrap("unable to find user "+arg, err)
+		return account.User{}, false, errs.Wrap("unable to find user "+arg, err)
 	}
 	return u, true, nil
 }
@@ -110,19 +111,7 @@ func lookupGroup(arg string, db account.DB) (uint32, error) {
 	}
 	g, err := db.GroupByName(arg)
 	if err != nil {
-		return 0, wrap("unable to find group "+arg, err)
+		return 0, errs.Wrap("unable to find group "+arg, err)
 	}
 	return g.GID, nil
 }
-
-type wrapped struct {
-	msg string
-	err error
-}
-
-func (w *wrapped) Error() string { return w.msg + ": " + w.err.Error() }
-func (w *wrapped) Unwrap() error { return w.err }
-
-// wrap adds context the way fmt.Errorf("%s: %w") would, without fmt, which
-// costs the binary size budget.
-func wrap(msg string, err error) error { return &wrapped{msg, err} }

@@ -1,5 +1,6 @@
 // Package tty handles the caller's terminal: detaching from it, and opening
-// and relaying a new pseudo-terminal.
+// a new pseudo-terminal and switching terminal modes for the relay that
+// package supervise runs.
 //
 // A program that shares the caller's controlling terminal can push bytes
 // into its input with the TIOCSTI ioctl, and they run in the root shell after
@@ -10,12 +11,14 @@ package tty
 
 import (
 	"errors"
-	"os"
-	"os/signal"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
+
+// ErrLeadsSession is Detach's refusal for a session leader with a
+// controlling terminal.
+var ErrLeadsSession = errors.New("gosu leads its session and has a controlling terminal: giving it up (TIOCNOTTY) would leave the command a session leader that can take it back with TIOCSCTTY, so the command must run in a new session under a supervising parent")
 
 // Detach makes the process lose its controlling terminal; stdio and the PID
 // stay.
@@ -24,6 +27,11 @@ import (
 // group leader, which is what a shell with job control makes of every
 // command it runs; then TIOCNOTTY detaches the terminal instead, leaving the
 // process in its session (so Ctrl-C from that terminal still reaches it).
+//
+// A session leader is refused (ErrLeadsSession): after TIOCNOTTY it would
+// still lead its session, and a session leader without a terminal may make
+// any terminal that is no session's its controlling one again (TIOCSCTTY),
+// which TIOCNOTTY has just made this one. See LeadsSession.
 func Detach() error {
 	if _, err := unix.Setsid(); err == nil {
 		return nil
@@ -37,15 +45,7 @@ func Detach() error {
 	}
 	defer unix.Close(fd)
 	if sid, _ := unix.Getsid(0); sid == unix.Getpid() {
-		// A session leader's TIOCNOTTY sends SIGHUP to the terminal's
-		// foreground process group, which is usually gosu itself (a
-		// container's PID 1 started with a terminal): ignore it meanwhile.
-		if !signal.Ignored(syscall.SIGHUP) {
-			signal.Ignore(syscall.SIGHUP)
-			// Notify then Reset puts back the runtime's own handler, which
-			// the exec then resets to the default action, as without this.
-			defer func() { signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP); signal.Reset(syscall.SIGHUP) }()
-		}
+		return ErrLeadsSession
 	}
 	if err := unix.IoctlSetInt(fd, unix.TIOCNOTTY, 0); err != nil {
 		return errors.New("detaching from the controlling terminal: " + err.Error())

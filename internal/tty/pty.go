@@ -2,15 +2,16 @@ package tty
 
 import (
 	"errors"
+	"runtime"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 )
 
 // PTY is a new pseudo-terminal pair, as raw descriptors: the relay reads
 // and writes them with plain system calls and waits with poll(2), which
-// keeps Go's network poller and timers out of the binary.
+// keeps Go's network poller out of the binary. Both are close-on-exec.
 type PTY struct {
 	Master int // stays in gosu's relay
 	Slave  int // becomes the command's terminal
@@ -72,7 +73,10 @@ func (p *PTY) CloseSlave() {
 }
 
 // IsTerminal reports whether fd is a terminal.
-func IsTerminal(fd int) bool { return term.IsTerminal(fd) }
+func IsTerminal(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
+}
 
 // Inherit gives the slave the settings of the terminal at fd (erase and
 // interrupt characters, modes) and its window size.
@@ -97,70 +101,70 @@ func (p PTY) Resize(fd int) error {
 	return unix.IoctlSetWinsize(p.Master, unix.TIOCSWINSZ, ws)
 }
 
-// MakeRaw puts the terminal at fd in raw mode, so that every key, Ctrl-C
-// included, goes to the command's terminal as a byte; restore undoes it.
-func MakeRaw(fd int) (restore func(), err error) {
-	old, err := term.MakeRaw(fd)
+// MakeRaw puts the terminal at fd in raw mode (cfmakeraw(3)), so that every
+// key, Ctrl-C and Ctrl-Z included, reaches the command's terminal as a byte,
+// and returns the settings to restore. From a background process group the
+// kernel stops the caller with SIGTTOU first, as job control wants: the
+// terminal belongs to the foreground.
+func MakeRaw(fd int) (*unix.Termios, error) {
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
 		return nil, err
 	}
-	return func() { term.Restore(fd, old) }, nil
+	t := *old
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &t); err != nil {
+		return nil, err
+	}
+	return old, nil
 }
 
-// Copy writes everything read from src to dst until src ends or fails.
-func Copy(dst, src int) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := unix.Read(src, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if n <= 0 || writeAll(dst, buf[:n]) != nil {
-			return
-		}
-	}
+// Restore sets the terminal at fd back to t, also from a background process
+// group: restoring must never stop gosu on its way out.
+func Restore(fd int, t *unix.Termios) error {
+	return withoutTTOU(func() error { return unix.IoctlSetTermios(fd, unix.TCSETS, t) })
 }
 
-// Drain copies from the master to dst until the slave is closed everywhere
-// (EIO), or, once done reports true, until nothing arrived for idleMs.
-func (p PTY) Drain(dst int, done func() bool, idleMs int) {
-	buf := make([]byte, 32<<10)
-	fds := []unix.PollFd{{Fd: int32(p.Master), Events: unix.POLLIN}}
-	for {
-		n, err := unix.Poll(fds, idleMs)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return
-		}
-		if n == 0 {
-			if done() {
-				return
-			}
-			continue
-		}
-		m, err := unix.Read(p.Master, buf)
-		if err == unix.EINTR || err == unix.EAGAIN {
-			continue
-		}
-		if m <= 0 {
-			return // EIO
-		}
-		writeAll(dst, buf[:m])
-	}
+// ForegroundGroup is tcgetpgrp(3): the foreground process group of the
+// terminal at fd, which must be the caller's controlling terminal (else
+// ENOTTY).
+func ForegroundGroup(fd int) (int, error) {
+	return unix.IoctlGetInt(fd, unix.TIOCGPGRP)
 }
 
-func writeAll(fd int, b []byte) error {
-	for len(b) > 0 {
-		n, err := unix.Write(fd, b)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		b = b[n:]
+// Foreground reports whether the terminal at fd is the caller's controlling
+// terminal and the caller's process group is in its foreground.
+func Foreground(fd int) bool {
+	pgrp, err := ForegroundGroup(fd)
+	return err == nil && pgrp == unix.Getpgrp()
+}
+
+// SetForeground makes pgrp the foreground process group of the terminal at
+// fd, the caller's controlling terminal, also when the caller is in the
+// background (tcsetpgrp(3)).
+func SetForeground(fd, pgrp int) error {
+	return withoutTTOU(func() error { return unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, pgrp) })
+}
+
+// withoutTTOU runs f with SIGTTOU blocked on the calling thread. A process
+// outside the terminal's foreground group that changes the terminal gets
+// SIGTTOU, unless the signal is ignored or blocked; with Go's handler
+// installed the kernel would instead restart the call forever
+// (drivers/tty/tty_jobctrl.c, __tty_check_change). Blocking, unlike
+// ignoring, is per thread and is not inherited across exec.
+func withoutTTOU(f func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var set, old unix.Sigset_t
+	set.Val[0] = 1 << (syscall.SIGTTOU - 1)
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
+		return err
 	}
-	return nil
+	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	return f()
 }

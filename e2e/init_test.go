@@ -1,0 +1,400 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// An init is tried in two places: as PID 1 of a new PID namespace, and as a
+// plain child (where it is a child subreaper). Debian's tini runs the same
+// cases side by side (tini -s -- gosu USER ..., tini -- gosu USER ... as PID 1),
+// so that every difference is one on purpose.
+type initCase struct {
+	name  string
+	wrap  []string // before gosu's or tini's own words
+	ours  bool
+	pid1  bool
+	words []string // the init and its options, before USER-SPEC
+}
+
+func initCases(t *testing.T) []initCase {
+	t.Helper()
+	needRoot(t)
+	unshare := needTool(t, "unshare", "util-linux")
+	tini := needTool(t, "tini", "tini")
+	ns := []string{unshare, "-fp", "--mount-proc"}
+	g := bin + "/gosu"
+	return []initCase{
+		{name: "gosu --init", ours: true, words: []string{g, "--init"}},
+		{name: "tini -s", words: []string{tini, "-s", "--", g}},
+		{name: "gosu --init as PID 1", wrap: ns, ours: true, pid1: true, words: []string{g, "--init"}},
+		{name: "tini as PID 1", wrap: ns, pid1: true, words: []string{tini, "--", g}},
+	}
+}
+
+// argv is the whole command line for USER-SPEC and the command.
+func (c initCase) argv(extra []string, rest ...string) []string {
+	words := append([]string{}, c.words...)
+	if c.ours {
+		words = append(words, extra...)
+	}
+	return withAccounts(append(append(append([]string{}, c.wrap...), words...), rest...)...)
+}
+
+// sharedDir is a temporary directory every user may write.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	dir := publicDir(t)
+	if err := os.Chmod(dir, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// started is an init started in the background.
+type started struct {
+	cmd            *exec.Cmd
+	stdout, stderr strings.Builder
+	done           chan struct{}
+}
+
+func startInit(t *testing.T, argv []string, extra ...*os.File) *started {
+	t.Helper()
+	s := &started{cmd: exec.Command(argv[0], argv[1:]...), done: make(chan struct{})}
+	s.cmd.Stdout, s.cmd.Stderr = &s.stdout, &s.stderr
+	s.cmd.ExtraFiles = extra
+	s.cmd.WaitDelay = time.Second
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-s.done:
+			return
+		default:
+		}
+		// What the init started is in process groups of its own (as PID
+		// 1, in a namespace that ends with it).
+		pid := strconv.Itoa(s.cmd.Process.Pid)
+		b, _ := os.ReadFile("/proc/" + pid + "/task/" + pid + "/children")
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				syscall.Kill(-n, syscall.SIGKILL)
+				syscall.Kill(n, syscall.SIGKILL)
+			}
+		}
+		s.cmd.Process.Kill()
+		<-s.done
+	})
+	return s
+}
+
+// wait returns the exit status (128+N for a signal), failing after d.
+func (s *started) wait(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case <-s.done:
+	case <-time.After(d):
+		t.Fatalf("still running after %v; stdout %q, stderr %q", d, s.stdout.String(), s.stderr.String())
+	}
+	ws := s.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// initPID is the init's PID as seen from here: the process started, or
+// unshare's child.
+func (s *started) initPID(t *testing.T, pid1 bool) int {
+	t.Helper()
+	if !pid1 {
+		return s.cmd.Process.Pid
+	}
+	return firstChild(t, s.cmd.Process.Pid)
+}
+
+func firstChild(t *testing.T, pid int) int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children")
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			n, _ := strconv.Atoi(f[0])
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d has no child", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitForFile waits until path holds a complete line.
+func waitForFile(t *testing.T, path string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, err := os.ReadFile(path); err == nil && strings.HasSuffix(string(b), "\n") {
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never appeared", path)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// statusOf returns /proc/PID/status once it has the line until (the parent
+// locks itself down just after starting the command), or after 5 seconds.
+func statusOf(t *testing.T, pid int, until string) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "\n"+until+"\n") || time.Now().After(deadline) {
+			return string(b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestInitExitStatus: exit codes pass through; death by a signal is
+// 128+N; gosu's own exec failures are 127 and 126; the same as tini.
+func TestInitExitStatus(t *testing.T) {
+	for _, c := range initCases(t) {
+		for _, tc := range []struct {
+			cmd  []string
+			want int
+		}{
+			{[]string{"sh", "-c", "exit 0"}, 0}, {[]string{"sh", "-c", "exit 1"}, 1}, {[]string{"sh", "-c", "exit 2"}, 2},
+			{[]string{bin + "/probe", "exit", "42"}, 42}, {[]string{"sh", "-c", "exit 127"}, 127}, {[]string{"sh", "-c", "exit 255"}, 255},
+			{[]string{"sh", "-c", "kill -TERM $$"}, 143}, {[]string{"sh", "-c", "kill -KILL $$"}, 137},
+			{[]string{"no-such-command"}, 127}, {[]string{"/etc/passwd"}, 126},
+		} {
+			r := run(t, nil, c.argv(nil, append([]string{"app"}, tc.cmd...)...)...)
+			if r.code != tc.want {
+				t.Errorf("%s: %q: exit %d, want %d (stderr %q)", c.name, tc.cmd, r.code, tc.want, r.stderr)
+			}
+		}
+	}
+}
+
+// TestInitSuccessCodes: --init-success maps statuses to 0, like tini -e.
+func TestInitSuccessCodes(t *testing.T) {
+	needRoot(t)
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"--init", "--init-success=3,143", "app", "sh", "-c", "exit 3"}, 0},
+		{[]string{"--init", "--init-success=143", "app", "sh", "-c", "kill -TERM $$"}, 0},
+		{[]string{"--init", "--init-success=3", "app", "sh", "-c", "exit 4"}, 4},
+	} {
+		if r := gosu(t, tc.args...); r.code != tc.want {
+			t.Errorf("%q: exit %d, want %d (%q)", tc.args, r.code, tc.want, r.stderr)
+		}
+	}
+}
+
+// TestInitForwardsSignals: TERM, INT, HUP, USR1, USR2 and QUIT sent to the
+// init end a sleep with no handler of its own with 128+N.
+func TestInitForwardsSignals(t *testing.T) {
+	for _, c := range initCases(t) {
+		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGQUIT} {
+			dir := sharedDir(t)
+			s := startInit(t, c.argv(nil, "app", "sh", "-c", "echo $$ > "+dir+"/ready; exec sleep 100"))
+			waitForFile(t, dir+"/ready")
+			time.Sleep(100 * time.Millisecond) // the exec
+			syscall.Kill(s.initPID(t, c.pid1), sig)
+			if code := s.wait(t, 10*time.Second); code != 128+int(sig) {
+				t.Errorf("%s: %v: exit %d, want %d (stderr %q)", c.name, sig, code, 128+int(sig), s.stderr.String())
+			}
+		}
+	}
+}
+
+// TestInitTrappedHUP: a shell that traps HUP gets it, running as the user.
+func TestInitTrappedHUP(t *testing.T) {
+	for _, c := range initCases(t) {
+		dir := sharedDir(t)
+		s := startInit(t, c.argv(nil, "app", "sh", "-c",
+			`trap 'echo HUP as $(id -u); exit 9' HUP; echo > `+dir+`/ready; while :; do sleep 0.05; done`))
+		waitForFile(t, dir+"/ready")
+		syscall.Kill(s.initPID(t, c.pid1), syscall.SIGHUP)
+		if code := s.wait(t, 10*time.Second); code != 9 || s.stdout.String() != "HUP as 1000\n" {
+			t.Errorf("%s: exit %d, stdout %q; want 9 and \"HUP as 1000\"", c.name, code, s.stdout.String())
+		}
+	}
+}
+
+// orphanBurst makes 50 orphans that exit at once, then lists the zombies
+// among its parent's (the init's) children.
+const orphanBurst = `i=0; while [ $i -lt 50 ]; do (sleep 0.1 &); i=$((i+1)); done; sleep 1
+ppid=$(awk '{print $4}' /proc/$$/stat)
+for p in /proc/[0-9]*; do
+	s=$(cat $p/stat 2>/dev/null) || continue
+	set -- ${s##*) }
+	[ "$2" = "$ppid" ] && [ "$1" = Z ] && echo zombie ${p#/proc/}
+done; exit 7`
+
+// TestInitReapsOrphans: no zombie is left after a burst of orphans, as PID
+// 1 and as a subreaper. (tini -s reaps the same way.)
+func TestInitReapsOrphans(t *testing.T) {
+	for _, c := range initCases(t) {
+		r := run(t, nil, c.argv(nil, "app", "sh", "-c", orphanBurst)...)
+		if r.code != 7 || r.stdout != "" {
+			t.Errorf("%s: exit %d (want 7), zombies %q, stderr %q", c.name, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+// TestInitCwdAndStdin: the working directory and stdin reach the command.
+func TestInitCwdAndStdin(t *testing.T) {
+	for _, c := range initCases(t) {
+		dir := publicDir(t)
+		argv := c.argv(nil, "app", "sh", "-c", "pwd; od -An -c")
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = dir
+		cmd.Stdin = strings.NewReader("a\tb\n")
+		out, err := cmd.Output()
+		if err != nil || !strings.HasPrefix(string(out), dir+"\n") || strings.Join(strings.Fields(string(out[len(dir)+1:])), " ") != `a \t b \n` {
+			t.Errorf("%s: %v, output %q; want the cwd and stdin byte for byte", c.name, err, out)
+		}
+	}
+}
+
+// TestInitParent: what the init keeps while the command runs, as the
+// kernel reports it: uid 0 with CAP_KILL alone (bounding set included) and
+// no_new_privs; no inherited descriptor (the command has it); the command
+// in a process group of its own, as the user.
+func TestInitParent(t *testing.T) {
+	needRoot(t)
+	dir := sharedDir(t)
+	f, err := os.CreateTemp(dir, "inherited")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := startInit(t, withAccounts(bin+"/gosu", "--init", "app", "sh", "-c", `echo > `+dir+`/ready; exec sleep 100`), f)
+	waitForFile(t, dir+"/ready")
+	time.Sleep(100 * time.Millisecond) // the exec
+	init := strconv.Itoa(s.cmd.Process.Pid)
+	status := statusOf(t, s.cmd.Process.Pid, "NoNewPrivs:\t1")
+	for _, want := range []string{"Uid:\t0\t0\t0\t0", "CapInh:\t" + noCaps, "CapPrm:\t0000000000000020",
+		"CapEff:\t0000000000000020", "CapBnd:\t0000000000000020", "CapAmb:\t" + noCaps, "NoNewPrivs:\t1"} {
+		if !strings.Contains(status, "\n"+want+"\n") {
+			t.Errorf("the init lacks %q:\n%s", want, status)
+		}
+	}
+	ents, err := os.ReadDir("/proc/" + init + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		link, _ := os.Readlink("/proc/" + init + "/fd/" + e.Name())
+		// Its own: stdio, the self-pipe, and the cgroup files Go's runtime
+		// (1.25+) reads the CPU limit from.
+		if n, _ := strconv.Atoi(e.Name()); n > 2 && !strings.HasPrefix(link, "pipe:") && !strings.HasPrefix(link, "/sys/fs/cgroup/") {
+			t.Errorf("the init holds fd %s -> %s", e.Name(), link)
+		}
+	}
+	cmd := strconv.Itoa(firstChild(t, s.cmd.Process.Pid))
+	if link, err := os.Readlink("/proc/" + cmd + "/fd/3"); err != nil || link != f.Name() {
+		t.Errorf("the command's fd 3: %q, %v; want the inherited %s", link, err, f.Name())
+	}
+	cstatus, _ := os.ReadFile("/proc/" + cmd + "/status")
+	for _, want := range []string{"Name:\tsleep", "Uid:\t1000\t1000\t1000\t1000", "PPid:\t" + init, "NSpgid:\t" + cmd} {
+		if !strings.Contains(string(cstatus), "\n"+want+"\n") && !strings.HasPrefix(string(cstatus), want+"\n") {
+			t.Errorf("the command lacks %q:\n%s", want, cstatus)
+		}
+	}
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGTERM)
+	if code := s.wait(t, 10*time.Second); code != 143 {
+		t.Errorf("exit %d after TERM, want 143", code)
+	}
+}
+
+// TestInitLeftovers: when the command exits, a process it left gets
+// SIGTERM (it writes a marker and exits cleanly, which the init waits for),
+// and the command's status is kept; one that ignores SIGTERM gets SIGKILL
+// after --init-grace, and gosu says so. tini leaves both to the kernel.
+func TestInitLeftovers(t *testing.T) {
+	for _, c := range initCases(t) {
+		if !c.ours {
+			continue
+		}
+		dir := sharedDir(t)
+		start := time.Now()
+		r := run(t, nil, c.argv(nil, "app", "sh", "-c",
+			`setsid sh -c 'trap "echo clean > `+dir+`/marker; exit 0" TERM; echo > `+dir+`/ready; while :; do sleep 0.05; done' &
+			while [ ! -s `+dir+`/ready ]; do sleep 0.01; done; exit 5`)...)
+		m, _ := os.ReadFile(dir + "/marker")
+		if r.code != 5 || string(m) != "clean\n" || strings.Contains(r.stderr, "SIGKILL") || time.Since(start) > 4*time.Second {
+			t.Errorf("%s: exit %d (want 5), marker %q, stderr %q, took %v", c.name, r.code, m, r.stderr, time.Since(start))
+		}
+
+		start = time.Now()
+		r = run(t, nil, c.argv([]string{"--init-grace=0.3"}, "app", "sh", "-c",
+			`setsid sh -c 'trap "" TERM; echo > `+dir+`/ready2; while :; do sleep 0.05; done' &
+			while [ ! -s `+dir+`/ready2 ]; do sleep 0.01; done; exit 6`)...)
+		took := time.Since(start)
+		if r.code != 6 || !strings.HasSuffix(r.stderr, "gosu: --init: processes left by the command were still running 0.3s after SIGTERM; sending SIGKILL\n") ||
+			took < 300*time.Millisecond || took > 4*time.Second {
+			t.Errorf("%s: exit %d (want 6), stderr %q, took %v", c.name, r.code, r.stderr, took)
+		}
+	}
+}
+
+// TestInitPGroup: with --init-pgroup a signal reaches the command's whole
+// process group (tini -g): here a background sleep of a shell that waits.
+func TestInitPGroup(t *testing.T) {
+	needRoot(t)
+	dir := sharedDir(t)
+	s := startInit(t, withAccounts(bin+"/gosu", "--init", "--init-pgroup", "app", "sh", "-c",
+		`sleep 100 & echo $! > `+dir+`/ready; wait $!; echo sleep-ended-$?`))
+	waitForFile(t, dir+"/ready")
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGUSR1)
+	code := s.wait(t, 10*time.Second)
+	if code != 128+int(syscall.SIGUSR1) {
+		t.Errorf("exit %d, want %d: the shell itself got USR1 too; stdout %q", code, 128+int(syscall.SIGUSR1), s.stdout.String())
+	}
+}
+
+// TestInitForeground: on a terminal, the command is the terminal's
+// foreground process group (the init is not), so Ctrl-C ends the command
+// with 130, and the calling shell's loop stops too (the init re-raises the
+// interrupt, as sudo does); the terminal is handed back.
+func TestInitForeground(t *testing.T) {
+	s := newTmux(t)
+	g := strings.Join(withAccounts(bin+"/gosu"), " ")
+	// Fields 5 and 8 of /proc/self/stat: pgrp and the terminal's
+	// foreground group.
+	s.line(g + ` --init app sh -c 'set -- $(cut -d" " -f5,8 /proc/$$/stat); echo "pgrp=$1 tpgid=$2"'`)
+	p := s.waitFor(`^pgrp=\d+ tpgid=\d+$`)
+	if m := regexpFind(`pgrp=(\d+) tpgid=(\d+)`, p); m == nil || m[1] != m[2] {
+		t.Errorf("the command is not the terminal's foreground process group: %v", m)
+	}
+	s.line("for i in 1 2 3; do " + g + " --init app sleep 100; echo next-$i; done")
+	time.Sleep(500 * time.Millisecond)
+	s.send("C-c")
+	s.line("echo status=$?")
+	p = s.waitFor(`^status=130$`)
+	if strings.Contains(p, "next-1") {
+		t.Errorf("the loop went on after Ctrl-C:\n%s", p)
+	}
+}
+
+func regexpFind(re, s string) []string {
+	return regexp.MustCompile(re).FindStringSubmatch(s)
+}

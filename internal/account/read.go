@@ -1,0 +1,248 @@
+package account
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"io/fs"
+	"strconv"
+	"syscall"
+)
+
+// MaxLine is the longest line, without its line ending, that is read. The
+// files are bind-mountable by anyone who builds an image or runs a
+// container: a line that never ends (/dev/zero, a sparse file) must cost a
+// bounded amount of memory, not grow until the OOM killer comes. glibc has no
+// limit; upstream gosu's bufio.Scanner stops at 64 KiB, which real group
+// lines with thousands of members can exceed.
+const MaxLine = 1 << 20
+
+var (
+	// ErrLineTooLong is a line longer than MaxLine (a literal: building it
+	// at init would cost code in every binary).
+	ErrLineTooLong = errors.New("line longer than 1048576 bytes")
+	// ErrNotRegular is an account file that is a FIFO, a device, a
+	// directory or a socket.
+	ErrNotRegular = errors.New("not a regular file")
+)
+
+// LineError is a line that could not be read as a line, which stops the
+// lookup: nothing after it can be trusted to have been seen.
+type LineError struct {
+	Path string
+	Line int // from 1
+	Err  error
+}
+
+func (e *LineError) Error() string {
+	return e.Path + ":" + strconv.Itoa(e.Line) + ": " + e.Err.Error()
+}
+
+func (e *LineError) Unwrap() error { return e.Err }
+
+// NotRegularError is an account file that exists but is not a regular file.
+// It is an error, never an empty file: a FIFO without a writer would block
+// for ever and a device may never end.
+type NotRegularError struct {
+	Path string
+	Mode uint32 // the file type bits of st_mode (syscall.S_IFMT)
+}
+
+func (e *NotRegularError) Error() string {
+	return e.Path + " is not a regular file (" + fileKind(e.Mode) + ")"
+}
+
+func (e *NotRegularError) Unwrap() error { return ErrNotRegular }
+
+func fileKind(mode uint32) string {
+	switch mode & syscall.S_IFMT {
+	case syscall.S_IFIFO:
+		return "a FIFO"
+	case syscall.S_IFCHR:
+		return "a character device"
+	case syscall.S_IFBLK:
+		return "a block device"
+	case syscall.S_IFDIR:
+		return "a directory"
+	case syscall.S_IFSOCK:
+		return "a socket"
+	}
+	return "file type 0" + strconv.FormatUint(uint64(mode&syscall.S_IFMT), 8)
+}
+
+// scan calls fn for every line of path that is not a comment or blank, until
+// fn returns true. A file that is missing, or that exists but may not be
+// read, reads as empty, as upstream; in the second case unreadable says why,
+// so that a failed lookup by name can tell the user.
+func scan(path string, fn func(line []byte, n int) bool) (unreadable *fs.PathError, err error) {
+	fd, err := openRegular(path)
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		return nil, nil
+	case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
+		return &fs.PathError{Op: "open", Path: path, Err: err}, nil
+	case err != nil:
+		return nil, err
+	}
+	defer syscall.Close(fd)
+	l := newLines(fdReader(fd))
+	for {
+		line, err := l.next()
+		switch {
+		case err == io.EOF:
+			return nil, nil
+		case errors.Is(err, ErrLineTooLong):
+			return nil, &LineError{Path: path, Line: l.n, Err: err}
+		case err != nil:
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if !skip(line) && fn(line, l.n) {
+			return nil, nil
+		}
+	}
+}
+
+// openRegular opens path for reading if it is a regular file. It returns
+// ENOENT, EACCES and EPERM bare, for scan to read them as an empty file.
+//
+// The type is checked before opening, because opening a device runs its
+// driver (a watchdog starts counting, a tape rewinds), and again on the open
+// descriptor, because the path may have changed in between. O_NONBLOCK makes
+// opening a FIFO return at once rather than wait for a writer, and makes the
+// rare regular file that can block on read (/proc/kmsg) fail instead;
+// O_NOCTTY keeps a terminal from becoming gosu's controlling one.
+//
+// It uses plain system calls: os.Open would first set up Go's network
+// poller (an epoll instance, an eventfd and a thread), which is most of what
+// a lookup costs at start-up.
+func openRegular(path string) (int, error) {
+	var st syscall.Stat_t
+	if err := stat(path, &st); err != nil {
+		return -1, openError(path, err)
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return -1, &NotRegularError{Path: path, Mode: st.Mode & syscall.S_IFMT}
+	}
+	fd, err := open(path)
+	if err != nil {
+		return -1, openError(path, err)
+	}
+	if err = syscall.Fstat(fd, &st); err != nil {
+		err = &fs.PathError{Op: "fstat", Path: path, Err: err}
+	} else if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		err = &NotRegularError{Path: path, Mode: st.Mode & syscall.S_IFMT}
+	}
+	if err != nil {
+		syscall.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func stat(path string, st *syscall.Stat_t) error {
+	for {
+		if err := syscall.Stat(path, st); err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+func open(path string) (int, error) {
+	for {
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
+		if err != syscall.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// openError keeps the errors that read as an empty file bare and names the
+// path in the others.
+func openError(path string, err error) error {
+	switch err {
+	case syscall.ENOENT, syscall.EACCES, syscall.EPERM:
+		return err
+	}
+	return &fs.PathError{Op: "open", Path: path, Err: err}
+}
+
+type fdReader int
+
+func (fd fdReader) Read(b []byte) (int, error) {
+	for {
+		n, err := syscall.Read(int(fd), b)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0 && len(b) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+// lines reads a file one line at a time. A line that does not fit the
+// buffer is gathered in long, up to max, so only the current line is ever
+// held and never much more than max bytes of it.
+type lines struct {
+	r    *bufio.Reader
+	long []byte
+	max  int // MaxLine; smaller in tests, to reach the limit cheaply
+	n    int // number of the current line, from 1
+}
+
+func newLines(r io.Reader) *lines { return newLinesSize(r, 64<<10, MaxLine) }
+
+func newLinesSize(r io.Reader, size, max int) *lines {
+	return &lines{r: bufio.NewReaderSize(r, size), max: max}
+}
+
+// next returns the next line without its line ending ("\n", or "\r\n" as
+// DOS-edited files have), valid until the next call; io.EOF after the last
+// line; or ErrLineTooLong, as soon as the line is known to be too long, after
+// which it must not be called again.
+func (l *lines) next() ([]byte, error) {
+	l.n++
+	b, err := l.r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		if l.long == nil {
+			// Allocated once, at its largest, so that append never
+			// leaves copies behind: this is all the memory a line costs.
+			l.long = make([]byte, 0, l.max+1+l.r.Size())
+		}
+		l.long = append(l.long[:0], b...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			// +1 leaves room for a "\r" that is not counted.
+			if len(l.long) > l.max+1 {
+				return nil, ErrLineTooLong
+			}
+			b, err = l.r.ReadSlice('\n')
+			l.long = append(l.long, b...)
+		}
+		b = l.long
+	}
+	if err != nil && !(errors.Is(err, io.EOF) && len(b) > 0) {
+		return nil, err
+	}
+	b = trimEnding(b)
+	if len(b) > l.max {
+		return nil, ErrLineTooLong
+	}
+	return b, nil
+}
+
+// trimEnding removes one "\n", then one "\r". Upstream trims all white space
+// from every line, so CRLF files work there; a field's own spaces are kept
+// here, but a file saved by a DOS editor must not lose its last member of
+// every group, or put "/bin/sh\r" into SHELL, without a word.
+func trimEnding(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] == '\n' {
+		b = b[:len(b)-1]
+	}
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		b = b[:len(b)-1]
+	}
+	return b
+}

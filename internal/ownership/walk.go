@@ -1,0 +1,401 @@
+package ownership
+
+import (
+	"errors"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxWorkers bounds Options.Workers: more threads than this only queue on
+// the same inode and journal locks.
+const maxWorkers = 64
+
+// bufSize is each worker's getdents buffer (coreutils' fts uses 32 KiB).
+const bufSize = 32 << 10
+
+// node is a directory of the walk. Its names and inode numbers never change
+// once made, so that any worker can follow a node's parents to name it or to
+// reopen it; fd, read and subdirs belong to the one worker (or the stack)
+// holding the node.
+type node struct {
+	parent  *node
+	name    string // in the parent; "" for the root
+	ino     uint64
+	fd      int      // O_RDONLY|O_DIRECTORY, or -1 while parked
+	read    bool     // its entries were read: subdirs is complete
+	subdirs []string // subdirectories not yet opened
+	// rootOnly: only root can add, remove or rename its entries (see
+	// worker.entry); it is kept so until its entries were read.
+	rootOnly bool
+	// uid and gid are what the directory itself gets once its entries
+	// were read; -1 leaves one as it is.
+	uid, gid int
+	// ctime is the directory's, read before its entries: a change while
+	// they are read shows (see links).
+	ctime unix.StatxTimestamp
+}
+
+// newNode makes the node of the directory open at fd, described by st.
+func (w *walker) newNode(parent *node, name string, fd int, st *unix.Statx_t) *node {
+	uid, gid, _ := w.want(st)
+	return &node{parent: parent, name: name, ino: st.Ino, fd: fd, uid: uid, gid: gid,
+		ctime: st.Ctime, rootOnly: st.Uid == 0 && st.Mode&0o022 == 0}
+}
+
+// walker is one Fix: the shared stack of directories still to walk, the
+// counters and what the walk found.
+type walker struct {
+	root   string // as given, to name entries
+	rootFd int    // the root directory, open for the whole walk: parked nodes are reopened from it
+	mnt    uint64 // the root's mount id; 0 where statx cannot tell (Linux < 5.8)
+	dev    [2]uint32
+	o      Options
+	budget int64 // directory descriptors held before parking starts
+
+	mu     sync.Mutex
+	cond   sync.Cond
+	stack  []*node
+	parked int // stack[:parked] hold no descriptor
+	active int // workers holding a node
+
+	held          atomic.Int64 // directory descriptors held by nodes
+	reopens       atomic.Uint64
+	stop          atomic.Bool
+	seen, changed atomic.Uint64
+
+	// report guards err, stats and links.
+	report sync.Mutex
+	err    error
+	stats  Stats
+	links  map[uint64]*links
+}
+
+// Fix gives the tree at path to o.UID and o.GID (within the limits of
+// o.FromUID and o.FromGID) and returns what it did. The root itself is
+// changed too. A root whose last component is a symbolic link is refused:
+// chown -R does not follow it either, and changing only the link would
+// leave the tree the caller meant as it was. Any failure stops the walk
+// (the workers finish the entry they hold and close every descriptor) and
+// is returned as an *Error naming the entry; the Stats then tell what was
+// done before it.
+func Fix(path string, o Options) (Stats, error) {
+	w := &walker{root: path, o: o, rootFd: -1}
+	w.stats.Path = path
+	w.cond.L = &w.mu
+	if o.UID == ^uint32(0) || o.GID == ^uint32(0) {
+		return w.stats, &Error{Path: path, Op: "", Err: errors.New("uid and gid 4294967295 mean \"no change\" to the kernel and cannot be given")}
+	}
+	root, err := w.openRoot()
+	if err != nil || root == nil {
+		w.closeRoot()
+		w.stats.Seen, w.stats.Changed = w.seen.Load(), w.changed.Load()
+		return w.stats, err
+	}
+	w.budget = dirBudget(o.dirBudget)
+	workers := o.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, maxWorkers)
+
+	stopProgress := w.startProgress()
+	w.links = map[uint64]*links{}
+	w.push(root)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k := worker{w: w, buf: make([]byte, bufSize)}
+			k.loop()
+		}()
+	}
+	wg.Wait()
+	stopProgress()
+	w.closeRoot()
+	w.linksLeft()
+	w.stats.Seen, w.stats.Changed = w.seen.Load(), w.changed.Load()
+	w.stats.reopens = w.reopens.Load()
+	// Workers finish in any order.
+	slices.Sort(w.stats.Skipped)
+	slices.Sort(w.stats.Mounts)
+	return w.stats, w.err
+}
+
+// openRoot opens the root and changes it. It returns the root's node, or
+// nil when the root is not a directory (then handled here) or on error.
+func (w *walker) openRoot() (*node, error) {
+	fd, err := unix.Open(w.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+		return nil, w.fixRootFile()
+	}
+	if err != nil {
+		return nil, &Error{Path: w.root, Op: "cannot open", Err: err}
+	}
+	w.rootFd = fd
+	var st unix.Statx_t
+	if err := statxFd(fd, &st); err != nil {
+		return nil, &Error{Path: w.root, Op: "cannot stat", Err: err}
+	}
+	w.setMount(&st)
+	w.seen.Add(1)
+	// The root node gets a descriptor of its own, which it closes when
+	// done; w.rootFd stays open for reopening parked nodes.
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, &Error{Path: w.root, Op: "cannot duplicate descriptor", Err: err}
+	}
+	w.held.Add(1)
+	return w.newNode(nil, "", dup, &st), nil
+}
+
+// fixRootFile handles a root that is not a directory. Its other hard
+// links, if any, cannot be inside a tree made of one file.
+func (w *walker) fixRootFile() error {
+	fd, err := unix.Open(w.root, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &Error{Path: w.root, Op: "cannot open", Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Statx_t
+	if err := statxFd(fd, &st); err != nil {
+		return &Error{Path: w.root, Op: "cannot stat", Err: err}
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		return &Error{Path: w.root, Err: errors.New("is a symbolic link, which is not followed: give the path it points to")}
+	case unix.S_IFDIR:
+		// It was not a directory a moment ago.
+		return &Error{Path: w.root, Op: "cannot open", Err: unix.ENOTDIR}
+	}
+	w.seen.Add(1)
+	uid, gid, ok := w.want(&st)
+	if !ok {
+		return nil
+	}
+	if st.Nlink > 1 {
+		w.skip(nil, "", linksOutside, ": "+u64(uint64(st.Nlink))+" hard links, "+u64(uint64(st.Nlink-1))+" outside the tree")
+		return nil
+	}
+	if err := chownFd(fd, uid, gid); err != nil {
+		return &Error{Path: w.root, Op: "cannot change owner", Err: err}
+	}
+	w.changed.Add(1)
+	return nil
+}
+
+func (w *walker) closeRoot() {
+	if w.rootFd >= 0 {
+		unix.Close(w.rootFd)
+		w.rootFd = -1
+	}
+}
+
+// setMount records the mount the walk stays on. Mount ids tell bind mounts
+// of the same file system apart, which st_dev does not.
+func (w *walker) setMount(st *unix.Statx_t) {
+	if st.Mask&unix.STATX_MNT_ID != 0 {
+		w.mnt = st.Mnt_id
+	}
+	w.dev = [2]uint32{st.Dev_major, st.Dev_minor}
+}
+
+// onMount reports whether st is on the root's mount.
+func (w *walker) onMount(st *unix.Statx_t) bool {
+	if w.mnt != 0 && st.Mnt_id != w.mnt {
+		return false
+	}
+	return st.Dev_major == w.dev[0] && st.Dev_minor == w.dev[1]
+}
+
+// want says which ids an entry must get: -1 leaves one as it is.
+func (w *walker) want(st *unix.Statx_t) (uid, gid int, change bool) {
+	uid, gid = -1, -1
+	if st.Uid != w.o.UID && (w.o.FromUID < 0 || int64(st.Uid) == w.o.FromUID) {
+		uid = int(w.o.UID)
+	}
+	if st.Gid != w.o.GID && (w.o.FromGID < 0 || int64(st.Gid) == w.o.FromGID) {
+		gid = int(w.o.GID)
+	}
+	return uid, gid, uid >= 0 || gid >= 0
+}
+
+// dirBudget is how many directory descriptors nodes may hold before the
+// oldest waiting ones are parked (closed, to be reopened later): a quarter
+// of the descriptor limit, which Go raises to the hard limit at start-up.
+func dirBudget(forced int) int64 {
+	if forced > 0 {
+		return int64(forced)
+	}
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return 64
+	}
+	return int64(min(max(rl.Cur/4, 16), 4096))
+}
+
+// push offers n, which has subdirectories left, to any worker. When nodes
+// hold more descriptors than the budget, the oldest nodes on the stack are
+// parked: they are the shallowest, so the cheapest to reopen, and the last
+// to be needed.
+func (w *walker) push(n *node) {
+	w.mu.Lock()
+	w.stack = append(w.stack, n)
+	for w.held.Load() > w.budget && w.parked < len(w.stack) {
+		if p := w.stack[w.parked]; p.fd >= 0 {
+			unix.Close(p.fd)
+			p.fd = -1
+			w.held.Add(-1)
+		}
+		w.parked++
+	}
+	w.mu.Unlock()
+	w.cond.Signal()
+}
+
+// pop waits for a node; nil when the walk is over: no node is left and no
+// worker holds one that could yield more.
+func (w *walker) pop() *node {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for len(w.stack) == 0 && w.active > 0 {
+		w.cond.Wait()
+	}
+	if len(w.stack) == 0 {
+		w.cond.Broadcast()
+		return nil
+	}
+	n := w.stack[len(w.stack)-1]
+	w.stack[len(w.stack)-1] = nil
+	w.stack = w.stack[:len(w.stack)-1]
+	w.parked = min(w.parked, len(w.stack))
+	w.active++
+	return n
+}
+
+// idle says the worker holds no node any more.
+func (w *walker) idle() {
+	w.mu.Lock()
+	w.active--
+	last := w.active == 0 && len(w.stack) == 0
+	w.mu.Unlock()
+	if last {
+		w.cond.Broadcast()
+	}
+}
+
+// release closes n's descriptor: n is done, or the walk is stopping.
+func (w *walker) release(n *node) {
+	if n.fd >= 0 {
+		unix.Close(n.fd)
+		n.fd = -1
+		w.held.Add(-1)
+	}
+	n.subdirs = nil
+}
+
+// fail records the first error and stops the walk.
+func (w *walker) fail(dir *node, name, op string, err error) {
+	w.report.Lock()
+	if w.err == nil {
+		w.err = &Error{Path: w.path(dir, name), Op: op, Err: err}
+	}
+	w.report.Unlock()
+	w.stop.Store(true)
+}
+
+// skip records an entry left alone on purpose; why starts with ": ".
+func (w *walker) skip(dir *node, name string, r reason, why string) {
+	w.report.Lock()
+	w.stats.SkippedCount++
+	w.stats.reasons |= r
+	if len(w.stats.Skipped) < kept {
+		w.stats.Skipped = append(w.stats.Skipped, w.path(dir, name)+why)
+	}
+	w.report.Unlock()
+}
+
+// mount records a mount point that the walk did not enter.
+func (w *walker) mount(dir *node, name string) {
+	w.report.Lock()
+	w.stats.MountCount++
+	if len(w.stats.Mounts) < kept {
+		w.stats.Mounts = append(w.stats.Mounts, w.path(dir, name))
+	}
+	w.report.Unlock()
+}
+
+// path names an entry for the user: the root as given, joined with the
+// entry's path below it. It is built only for messages, from the parent
+// chain, so that deep trees cost no path strings.
+func (w *walker) path(dir *node, name string) string {
+	var parts []string
+	if name != "" {
+		parts = append(parts, name)
+	}
+	for a := dir; a != nil && a.parent != nil; a = a.parent {
+		parts = append(parts, a.name)
+	}
+	if len(parts) == 0 {
+		return w.root
+	}
+	var b strings.Builder
+	b.WriteString(strings.TrimRight(w.root, "/"))
+	for i := len(parts) - 1; i >= 0; i-- {
+		b.WriteByte('/')
+		b.WriteString(parts[i])
+	}
+	return b.String()
+}
+
+// reopen gives a parked node a descriptor again, by walking down from the
+// root one O_NOFOLLOW directory at a time and checking that every step is
+// still the directory (inode and mount) the walk saw. A step that is not
+// means the tree was moved during the walk: that subtree is skipped.
+func (w *walker) reopen(n *node) bool {
+	var chain []*node
+	for a := n; a.parent != nil; a = a.parent {
+		chain = append(chain, a)
+	}
+	cur, err := unix.FcntlInt(uintptr(w.rootFd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		w.fail(n, "", "cannot reopen directory", err)
+		return false
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		a := chain[i]
+		fd, err := openDirAt(cur, a.name)
+		unix.Close(cur)
+		if err != nil {
+			if gone(err) {
+				w.skip(n, "", changedDuringWalk, ": moved during the walk, not entered")
+			} else {
+				w.fail(a.parent, a.name, "cannot reopen directory", err)
+			}
+			return false
+		}
+		var st unix.Statx_t
+		if err := statxFd(fd, &st); err != nil || st.Ino != a.ino || !w.onMount(&st) {
+			unix.Close(fd)
+			w.skip(n, "", changedDuringWalk, ": moved during the walk, not entered")
+			return false
+		}
+		cur = fd
+	}
+	n.fd = cur
+	w.held.Add(1)
+	w.reopens.Add(1)
+	return true
+}
+
+// gone is true for the errors of an entry that was removed, renamed or
+// replaced by another type since it was listed.
+func gone(err error) bool {
+	return err == syscall.ENOENT || err == syscall.ENOTDIR || err == syscall.ELOOP
+}

@@ -1,0 +1,359 @@
+package supervise
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as a supervising parent: with SUPERVISE_CONFIG
+// set it runs Run with that configuration (JSON) and exits with its status,
+// so the tests watch a real parent from outside, as gosu's would be.
+func TestMain(m *testing.M) {
+	if cfg := os.Getenv("SUPERVISE_CONFIG"); cfg != "" {
+		runtime.LockOSThread()
+		var c Config
+		if err := json.Unmarshal([]byte(cfg), &c); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(99)
+		}
+		if c.Env == nil {
+			c.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+		}
+		status, err := Run(c)
+		if err != nil {
+			os.Stderr.WriteString("error: " + err.Error() + "\n")
+			os.Exit(98)
+		}
+		os.Exit(status)
+	}
+	os.Exit(m.Run())
+}
+
+// need skips the test (fails it under CI=true) without a prerequisite.
+func need(t *testing.T, ok bool, why string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal(why + " (CI=true: required)")
+	}
+	t.Skip(why)
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	need(t, os.Geteuid() == 0, "needs root")
+}
+
+// parent is a supervising parent started from the test.
+type parent struct {
+	cmd            *exec.Cmd
+	stdout, stderr bytes.Buffer
+}
+
+// sh returns a Config that runs sh -c script as the child.
+func sh(script string) Config {
+	return Config{Path: "/bin/sh", Argv: []string{"sh", "-c", script}, Name: "gosu", Grace: 5 * time.Second}
+}
+
+// startParent starts the parent for c, under wrap (e.g. unshare) if given.
+func startParent(t *testing.T, c Config, wrap ...string) *parent {
+	t.Helper()
+	return startParentFiles(t, c, nil, wrap...)
+}
+
+func startParentFiles(t *testing.T, c Config, extra []*os.File, wrap ...string) *parent {
+	t.Helper()
+	cfg, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv := append(append([]string{}, wrap...), exe)
+	p := &parent{cmd: exec.Command(argv[0], argv[1:]...)}
+	p.cmd.Env = append(os.Environ(), "SUPERVISE_CONFIG="+string(cfg))
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	p.cmd.ExtraFiles = extra
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+	})
+	return p
+}
+
+// wait waits for the parent (at most d) and returns its exit status, or
+// 128+N when it died of signal N.
+func (p *parent) wait(t *testing.T, d time.Duration) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatal(err)
+		}
+	case <-time.After(d):
+		p.cmd.Process.Kill()
+		<-done
+		t.Fatalf("the parent did not exit within %v; stdout %q stderr %q", d, p.stdout.String(), p.stderr.String())
+	}
+	ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+func runParent(t *testing.T, c Config, wrap ...string) (int, string, string) {
+	t.Helper()
+	p := startParent(t, c, wrap...)
+	code := p.wait(t, 20*time.Second)
+	return code, p.stdout.String(), p.stderr.String()
+}
+
+// pidNS runs the parent as PID 1 of a new PID namespace.
+func pidNS(t *testing.T) []string {
+	t.Helper()
+	needRoot(t)
+	unshare, err := exec.LookPath("unshare")
+	need(t, err == nil, "needs unshare (util-linux)")
+	return []string{unshare, "-fp", "--mount-proc"}
+}
+
+// modes are the two places an init runs: as PID 1, and as a plain child
+// (a subreaper).
+func modes(t *testing.T) map[string][]string {
+	m := map[string][]string{"child": nil}
+	if os.Geteuid() == 0 {
+		m["pid1"] = pidNS(t)
+	}
+	return m
+}
+
+func TestExitStatus(t *testing.T) {
+	for name, wrap := range modes(t) {
+		for _, tc := range []struct {
+			script string
+			want   int
+		}{
+			{"exit 0", 0}, {"exit 1", 1}, {"exit 2", 2}, {"exit 42", 42}, {"exit 127", 127}, {"exit 255", 255},
+			{"kill -TERM $$", 143}, {"kill -KILL $$", 137},
+		} {
+			c := sh(tc.script)
+			c.Init = true
+			if code, _, stderr := runParent(t, c, wrap...); code != tc.want {
+				t.Errorf("%s: %q: status %d, want %d (stderr %q)", name, tc.script, code, tc.want, stderr)
+			}
+		}
+	}
+}
+
+func TestSuccessCodes(t *testing.T) {
+	c := sh("exit 3")
+	c.Init, c.Success = true, []int{3, 143}
+	if code, _, _ := runParent(t, c); code != 0 {
+		t.Errorf("exit 3 with Success [3 143]: %d, want 0", code)
+	}
+	c = sh("kill -TERM $$")
+	c.Init, c.Success = true, []int{143}
+	if code, _, _ := runParent(t, c); code != 0 {
+		t.Errorf("TERM with Success [143]: %d, want 0", code)
+	}
+	c = sh("exit 4")
+	c.Init, c.Success = true, []int{3}
+	if code, _, _ := runParent(t, c); code != 4 {
+		t.Errorf("exit 4 with Success [3]: %d, want 4", code)
+	}
+}
+
+func TestStartFailure(t *testing.T) {
+	c := Config{Path: "/no/such/gosu", Argv: []string{"gosu"}, Init: true, Name: "gosu"}
+	code, _, stderr := runParent(t, c)
+	if code != 98 || stderr != "error: --init: starting gosu again as /no/such/gosu: no such file or directory\n" {
+		t.Errorf("status %d, stderr %q", code, stderr)
+	}
+}
+
+// waitFile waits for path to exist and returns its content.
+func waitFile(t *testing.T, path string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, err := os.ReadFile(path); err == nil && len(b) > 0 && bytes.HasSuffix(b, []byte("\n")) {
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never appeared", path)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestForwardSignals: each signal sent to the init ends a sleep that has no
+// handler with 128+N; as PID 1 too.
+func TestForwardSignals(t *testing.T) {
+	for name, wrap := range modes(t) {
+		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGQUIT, syscall.SIGALRM, 40} {
+			dir := t.TempDir()
+			// exec, so that the sleep is the child: sh would ignore INT
+			// and QUIT for an asynchronous command.
+			c := sh("echo $$ > " + dir + "/pid; exec sleep 100")
+			c.Init = true
+			p := startParent(t, c, wrap...)
+			waitFile(t, dir+"/pid")
+			time.Sleep(50 * time.Millisecond) // the exec
+			initPID := p.cmd.Process.Pid
+			if wrap != nil {
+				initPID = nsInit(t, p.cmd.Process.Pid)
+			}
+			syscall.Kill(initPID, sig)
+			if code := p.wait(t, 10*time.Second); code != 128+int(sig) {
+				t.Errorf("%s: %v: status %d, want %d", name, sig, code, 128+int(sig))
+			}
+		}
+	}
+}
+
+// nsInit finds PID 1 of the namespace unshare created: its child.
+func nsInit(t *testing.T, unsharePID int) int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(unsharePID) + "/task/" + strconv.Itoa(unsharePID) + "/children")
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			pid, _ := strconv.Atoi(f[0])
+			return pid
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no PID 1 under unshare")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestReapOrphans: a burst of orphans leaves no zombie behind, as PID 1
+// and as a subreaper; the command's status is kept.
+func TestReapOrphans(t *testing.T) {
+	for name, wrap := range modes(t) {
+		dir := t.TempDir()
+		// 50 orphans that exit at once, then a look at what is left in the
+		// init's children: no zombie.
+		c := sh(`i=0; while [ $i -lt 50 ]; do (sleep 0.1 &) ; i=$((i+1)); done; sleep 1
+			ppid=$(awk '{print $4}' /proc/$$/stat)
+			for p in /proc/[0-9]*; do
+				s=$(cat $p/stat 2>/dev/null) || continue
+				set -- ${s##*) }
+				[ "$2" = "$ppid" ] && [ "$1" = Z ] && echo zombie ${p#/proc/}
+			done > ` + dir + `/zombies; exit 7`)
+		c.Init = true
+		code, _, stderr := runParent(t, c, wrap...)
+		z, _ := os.ReadFile(dir + "/zombies")
+		if code != 7 || len(z) != 0 {
+			t.Errorf("%s: status %d (want 7), zombies %q, stderr %q", name, code, z, stderr)
+		}
+	}
+}
+
+// TestLeftoversGetTERM: a process the command left behind gets SIGTERM
+// when the command exits, and its clean exit (a marker written on TERM) is
+// waited for; the command's status is kept.
+func TestLeftoversGetTERM(t *testing.T) {
+	for name, wrap := range modes(t) {
+		dir := t.TempDir()
+		c := sh(`setsid sh -c 'trap "echo clean > ` + dir + `/marker; exit 0" TERM; echo > ` + dir + `/ready; while :; do sleep 0.05; done' &
+			while [ ! -s ` + dir + `/ready ]; do sleep 0.01; done; exit 5`)
+		c.Init = true
+		start := time.Now()
+		code, _, stderr := runParent(t, c, wrap...)
+		m, _ := os.ReadFile(dir + "/marker")
+		if code != 5 || string(m) != "clean\n" || strings.Contains(stderr, "SIGKILL") || time.Since(start) > 4*time.Second {
+			t.Errorf("%s: status %d (want 5), marker %q, stderr %q, took %v", name, code, m, stderr, time.Since(start))
+		}
+	}
+}
+
+// TestLeftoversGetKILL: a leftover that ignores SIGTERM gets SIGKILL after
+// the grace period, and gosu says so.
+func TestLeftoversGetKILL(t *testing.T) {
+	for name, wrap := range modes(t) {
+		dir := t.TempDir()
+		c := sh(`setsid sh -c 'trap "" TERM; echo > ` + dir + `/ready; while :; do sleep 0.05; done' &
+			while [ ! -s ` + dir + `/ready ]; do sleep 0.01; done; exit 6`)
+		c.Init, c.Grace = true, 300*time.Millisecond
+		start := time.Now()
+		code, _, stderr := runParent(t, c, wrap...)
+		took := time.Since(start)
+		if code != 6 || stderr != "gosu: --init: processes left by the command were still running 0.3s after SIGTERM; sending SIGKILL\n" || took < 300*time.Millisecond || took > 3*time.Second {
+			t.Errorf("%s: status %d (want 6), stderr %q, took %v", name, code, stderr, took)
+		}
+	}
+}
+
+// TestParentLockedDown: the parent keeps uid 0, CAP_KILL alone,
+// no_new_privs, and no inherited descriptor.
+func TestParentLockedDown(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "inherited"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := sh("readlink /proc/$$/fd/3 > " + dir + "/childfd; echo > " + dir + "/ready; exec sleep 100")
+	c.Init = true
+	p := startParentFiles(t, c, []*os.File{f})
+	waitFile(t, dir+"/ready")
+	pid := strconv.Itoa(p.cmd.Process.Pid)
+	// The command keeps the inherited descriptor; the parent holds only
+	// stdio and its self-pipe.
+	if b, _ := os.ReadFile(dir + "/childfd"); string(b) != f.Name()+"\n" {
+		t.Errorf("the command's fd 3 is %q, want %s", b, f.Name())
+	}
+	ents, _ := os.ReadDir("/proc/" + pid + "/fd")
+	var links []string
+	for _, e := range ents {
+		l, _ := os.Readlink("/proc/" + pid + "/fd/" + e.Name())
+		links = append(links, e.Name()+"->"+l)
+		// Go's runtime (1.25+) keeps the cgroup CPU limit files open.
+		if n, _ := strconv.Atoi(e.Name()); n > 2 && !strings.HasPrefix(l, "pipe:") && !strings.HasPrefix(l, "/sys/fs/cgroup/") {
+			t.Errorf("the parent holds fd %s -> %s", e.Name(), l)
+		}
+	}
+	if pipes := strings.Count(strings.Join(links, " "), "pipe:"); pipes != 4 {
+		t.Errorf("the parent's descriptors: %q, want stdio and the self-pipe", links)
+	}
+	// The parent locks itself down just after starting the child.
+	var status []byte
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if status, _ = os.ReadFile("/proc/" + pid + "/status"); bytes.Contains(status, []byte("NoNewPrivs:\t1\n")) {
+			break
+		}
+	}
+	for _, want := range []string{"Uid:\t0\t0\t0\t0", "CapInh:\t0000000000000000", "CapPrm:\t0000000000000020", "CapEff:\t0000000000000020", "CapBnd:\t0000000000000020", "CapAmb:\t0000000000000000", "NoNewPrivs:\t1"} {
+		if !strings.Contains(string(status), want+"\n") {
+			t.Errorf("parent lacks %q:\n%s", want, status)
+		}
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 10*time.Second)
+}

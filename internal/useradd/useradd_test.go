@@ -1,0 +1,433 @@
+package useradd
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"gosu/internal/account"
+)
+
+func TestValidName(t *testing.T) {
+	for _, ok := range []string{"a", "_", "user1000680000", "app-1.x_y", "machine$", strings.Repeat("a", 32), strings.Repeat("a", 31) + "$"} {
+		if !validName(ok) {
+			t.Errorf("validName(%q) = false", ok)
+		}
+	}
+	for _, bad := range []string{"", "1000", "1abc", "-app", "+app", "App", "a:b", "a\nb", "a b", "$", "a$b", ".app",
+		strings.Repeat("a", 33), strings.Repeat("a", 32) + "$", "é", "a\x00"} {
+		if validName(bad) {
+			t.Errorf("validName(%q) = true", bad)
+		}
+	}
+}
+
+func TestValidPath(t *testing.T) {
+	for _, ok := range []string{"/", "/home/app", "/opt/app-root/src", "/bin/sh", "/a b/c"} {
+		if !validPath(ok) {
+			t.Errorf("validPath(%q) = false", ok)
+		}
+	}
+	for _, bad := range []string{"", "home/app", "/home/app/", "//home", "/home/../etc", "/home/./x", "/..", "/a:b",
+		"/a\nb", "/a\rb", "/a\x00b", "/a\x7fb", "/" + strings.Repeat("a", 5000)} {
+		if validPath(bad) {
+			t.Errorf("validPath(%q) = true", bad)
+		}
+	}
+}
+
+func TestInvalidRequest(t *testing.T) {
+	f := newFixture(t, false)
+	for _, tc := range []struct {
+		r    Request
+		want string
+	}{
+		{Request{UID: 4294967295}, "invalid id 4294967295: uids and gids must be in range 0-4294967294"},
+		{Request{UID: 1, GID: 4294967295}, "invalid id 4294967295: uids and gids must be in range 0-4294967294"},
+		{Request{UID: 1, Name: "Root"}, `invalid user name "Root": use a lower-case letter or '_', then lower-case letters, digits, '_', '.' or '-', at most 32 in all (a final '$' is allowed)`},
+		{Request{UID: 1, Name: "x:0:0::/:/bin/sh\nevil"}, `invalid user name "x:0:0::/:/bin/sh\nevil": use a lower-case letter or '_', then lower-case letters, digits, '_', '.' or '-', at most 32 in all (a final '$' is allowed)`},
+		{Request{UID: 1, Group: "-g"}, `invalid group name "-g": use a lower-case letter or '_', then lower-case letters, digits, '_', '.' or '-', at most 32 in all (a final '$' is allowed)`},
+		{Request{UID: 1, Home: "/x:/bin/sh"}, `invalid home directory "/x:/bin/sh": it must be an absolute path without '.' or '..' parts, ':' or control characters`},
+		{Request{UID: 1, Home: "/home/../etc"}, `invalid home directory "/home/../etc": it must be an absolute path without '.' or '..' parts, ':' or control characters`},
+		{Request{UID: 1, Shell: "sh"}, `invalid shell "sh": it must be an absolute path without '.' or '..' parts, ':' or control characters`},
+	} {
+		before := snap(t, f.Passwd, f.Group)
+		_, err := f.Check(tc.r)
+		if err == nil || err.Error() != tc.want || !errors.Is(err, ErrInvalid) {
+			t.Errorf("Check(%+v) = %v; want %q", tc.r, err, tc.want)
+		}
+		unchanged(t, before)
+	}
+}
+
+// TestCheck pins Check's decisions; it reads only, so it runs as any user.
+// "@" in a request's or plan's home stands for the fixture's directory.
+func TestCheck(t *testing.T) {
+	day := strconv.FormatInt(time.Now().Unix()/86400, 10)
+	for _, tc := range []struct {
+		name   string
+		shadow bool
+		r      Request
+		want   Plan
+	}{
+		{"new user, new group, shadow", true, Request{UID: 1001, GID: 1001, Home: "@/home/user1001"},
+			Plan{Name: "user1001", Group: "user1001", Home: "@/home/user1001", Shell: "/bin/sh",
+				AddPasswd: true, AddGroup: true, AddShadow: true, AddGshadow: true, MakeHome: true,
+				PasswdLine: "user1001:x:1001:1001::@/home/user1001:/bin/sh", GroupLine: "user1001:x:1001:",
+				ShadowLine: "user1001:!:" + day + ":0:99999:7:::", GshadowLine: "user1001:!::"}},
+		{"no shadow: password *", false, Request{UID: 1001, GID: 1001, Name: "web", Shell: "/bin/bash", Home: "@/w"},
+			Plan{Name: "web", Group: "web", Home: "@/w", Shell: "/bin/bash",
+				AddPasswd: true, AddGroup: true, MakeHome: true,
+				PasswdLine: "web:*:1001:1001::@/w:/bin/bash", GroupLine: "web:x:1001:"}},
+		{"GROUP_ID=100: users is used", true, Request{UID: 1001, GID: 100, Home: "@/etc"},
+			Plan{Name: "user1001", Group: "users", Home: "@/etc", Shell: "/bin/sh",
+				AddPasswd: true, AddShadow: true,
+				PasswdLine: "user1001:x:1001:100::@/etc:/bin/sh", ShadowLine: "user1001:!:" + day + ":0:99999:7:::"}},
+		{"OpenShift: gid 0", false, Request{UID: 1000680000, GID: 0, Home: "@/a/b/c"},
+			Plan{Name: "user1000680000", Group: "root", Home: "@/a/b/c", Shell: "/bin/sh",
+				AddPasswd: true, MakeHome: true, PasswdLine: "user1000680000:*:1000680000:0::@/a/b/c:/bin/sh"}},
+		{"uid has an entry: nothing, whatever the name asked", true, Request{UID: 1000, GID: 1000, Name: "other"},
+			Plan{Name: "app", Group: "app", Home: "/home/app", Shell: "/bin/sh"}},
+		{"uid has an entry, gid has none: a group named after the entry", true, Request{UID: 65534, GID: 2000},
+			Plan{Name: "nobody", Group: "nobody", Home: "/nonexistent", Shell: "/usr/sbin/nologin",
+				AddGroup: true, AddGshadow: true, GroupLine: "nobody:x:2000:", GshadowLine: "nobody:!::"}},
+		{"explicit group name", true, Request{UID: 1001, GID: 2001, Name: "web", Group: "webgrp", Home: "/"},
+			Plan{Name: "web", Group: "webgrp", Home: "/", Shell: "/bin/sh", AddPasswd: true, AddGroup: true, AddShadow: true, AddGshadow: true,
+				PasswdLine: "web:x:1001:2001::/:/bin/sh", GroupLine: "webgrp:x:2001:",
+				ShadowLine: "web:!:" + day + ":0:99999:7:::", GshadowLine: "webgrp:!::"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.shadow)
+			at := func(s string) string { return strings.Replace(s, "@", f.dir, 1) }
+			tc.r.Home = at(tc.r.Home)
+			tc.want.Home, tc.want.PasswdLine = at(tc.want.Home), at(tc.want.PasswdLine)
+			before := snap(t, f.Passwd, f.Group, f.Shadow, f.Gshadow, f.Lock)
+			got, err := f.Check(tc.r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.shadowHas, got.gshadowHas = false, false
+			if got != tc.want {
+				t.Errorf("Check =\n%+v\nwant\n%+v", got, tc.want)
+			}
+			if got.Nothing() != (tc.r.UID == 1000) {
+				t.Errorf("Nothing() = %v", got.Nothing())
+			}
+			if _, err := account.ParseUser([]byte(got.PasswdLine)); got.PasswdLine != "" && err != nil {
+				t.Errorf("%q does not parse: %v", got.PasswdLine, err)
+			}
+			if _, err := account.ParseGroup([]byte(got.GroupLine)); got.GroupLine != "" && err != nil {
+				t.Errorf("%q does not parse: %v", got.GroupLine, err)
+			}
+			unchanged(t, before)
+		})
+	}
+}
+
+// TestConflicts: a name that belongs to another id is refused with both
+// ids named, and nothing is written.
+func TestConflicts(t *testing.T) {
+	f := newFixture(t, true)
+	f.write(t, f.Passwd, basePasswd+"bad:x:oops:1::/:/bin/sh\nweb:x:1003:1003::/:/bin/sh\n", 0o644)
+	f.write(t, f.Group, baseGroup+"badg:x:\nwebgrp:x:3000:\n", 0o644)
+	f.write(t, f.Shadow, baseShadow+"ghost:$6$salt$hash:19000:0:99999:7:::\nempty::19000::::::\n", 0o640)
+	for _, tc := range []struct {
+		r    Request
+		want string
+	}{
+		{Request{UID: 1001, GID: 1001, Name: "app"},
+			`cannot add uid 1001 as "app": that name belongs to uid 1000 (` + f.Passwd + `:5); choose another name, or run as uid 1000`},
+		{Request{UID: 1001, GID: 1001, Name: "bad"},
+			`cannot add uid 1001 as "bad": ` + f.Passwd + `:6 has that name but is malformed (uid "oops" is not a decimal number in 0-4294967294); fix or remove that line, or choose another name`},
+		{Request{UID: 1001, GID: 1001, Name: "daemon"},
+			`cannot add uid 1001 as "daemon": that name belongs to uid 1 (` + f.Passwd + `:2); choose another name, or run as uid 1`},
+		{Request{UID: 1001, GID: 1001, Name: "web", Group: "webgrp"},
+			`cannot add uid 1001 as "web": that name belongs to uid 1003 (` + f.Passwd + `:7); choose another name, or run as uid 1003`},
+		{Request{UID: 1001, GID: 1001, Name: "webgrp"},
+			`cannot add gid 1001 as group "webgrp": that name belongs to gid 3000 (` + f.Group + `:8); choose another name, or use gid 3000`},
+		{Request{UID: 1001, GID: 1001, Name: "x", Group: "badg"},
+			`cannot add gid 1001 as group "badg": ` + f.Group + `:7 has that name but is malformed (3 fields instead of 4); fix or remove that line, or choose another name`},
+		{Request{UID: 1001, GID: 1001, Name: "users"}, // user names and group names are separate, but the group is named after the user
+			`cannot add gid 1001 as group "users": that name belongs to gid 100 (` + f.Group + `:4); choose another name, or use gid 100`},
+		{Request{UID: 1001, GID: 100, Name: "ghost"},
+			`cannot add "ghost": ` + f.Shadow + `:6 still has a password for that name, which the new account would get; remove that line, or choose another name`},
+		{Request{UID: 1001, GID: 100, Name: "empty"},
+			`cannot add "empty": ` + f.Shadow + `:7 still has a password for that name, which the new account would get; remove that line, or choose another name`},
+	} {
+		before := snap(t, f.Passwd, f.Group, f.Shadow, f.Gshadow, f.Lock)
+		p, err := f.Check(tc.r)
+		if err == nil || err.Error() != tc.want || !errors.Is(err, ErrConflict) {
+			t.Errorf("Check(%+v) = %v\nwant %s", tc.r, err, tc.want)
+		}
+		// Apply re-checks: a plan made for these names fails the same way.
+		p = Plan{Name: tc.r.Name, Group: tc.r.Group, AddPasswd: true, AddGroup: true}
+		if err := f.Apply(p, tc.r.UID, tc.r.GID); err == nil || err.Error() != tc.want {
+			t.Errorf("Apply(%+v) = %v\nwant %s", p, err, tc.want)
+		}
+		unchanged(t, before)
+	}
+}
+
+// TestLockedShadowLeftover: a shadow line this package could have written
+// before a start was stopped is reused; passwd then says "x".
+func TestLockedShadowLeftover(t *testing.T) {
+	f := newFixture(t, true)
+	f.write(t, f.Shadow, baseShadow+"user1001:!:19000:0:99999:7:::\n", 0o640)
+	p, err := f.Check(Request{UID: 1001, GID: 100, Home: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.AddShadow || p.PasswdLine != "user1001:x:1001:100::/:/bin/sh" {
+		t.Errorf("Check = %+v", p)
+	}
+}
+
+// TestFileAttacks: what is read must be a regular file of bounded size and
+// lines; anything else is an error, at once, never an empty file.
+func TestFileAttacks(t *testing.T) {
+	f := newFixture(t, false)
+	r := Request{UID: 1001, GID: 100, Home: "/"}
+	fifo := filepath.Join(f.dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(f.dir, "huge")
+	if err := os.WriteFile(huge, []byte("a:x:1:1::/:"+strings.Repeat("s", account.MaxLine)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sparse := filepath.Join(f.dir, "sparse")
+	if err := os.WriteFile(sparse, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(sparse, 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	unreadable := filepath.Join(f.dir, "unreadable")
+	if err := os.WriteFile(unreadable, []byte(basePasswd), 0o000); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{fifo, "cannot read " + fifo + ": not a regular file"},
+		{"/dev/zero", "cannot read /dev/zero: not a regular file"},
+		{f.dir, "cannot read " + f.dir + ": not a regular file"},
+		{huge, huge + ":1: line longer than 1048576 bytes"},
+		{sparse, "cannot read " + sparse + ": larger than 64 MiB"},
+	} {
+		g := f.Files
+		g.Passwd = tc.path
+		done := make(chan error, 1)
+		go func() { _, err := g.Check(r); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("Check with passwd %s: %v; want %q", tc.path, err, tc.want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Check with passwd %s hangs", tc.path)
+		}
+	}
+	if os.Geteuid() != 0 {
+		g := f.Files
+		g.Passwd = unreadable
+		if _, err := g.Check(r); err == nil || err.Error() != "cannot read "+unreadable+": permission denied" {
+			t.Errorf("unreadable passwd: %v", err)
+		}
+	}
+}
+
+// TestMalformedNeverCounts: a malformed line with the uid is not an
+// entry, so one is added, and gosu's lookup then finds the new one.
+func TestMalformedNeverCounts(t *testing.T) {
+	f := newFixture(t, false)
+	f.write(t, f.Passwd, basePasswd+"#user1001:x:1001:100::/:/bin/sh\nbroken:x:1001:100\n", 0o644)
+	p, err := f.Check(Request{UID: 1001, GID: 100, Home: "/"})
+	if err != nil || !p.AddPasswd || p.Name != "user1001" {
+		t.Fatalf("Check = %+v, %v", p, err)
+	}
+}
+
+// TestTornTail: an append cut short by SIGKILL leaves a prefix of the
+// line without "\n"; the next start completes that line rather than
+// keeping a well-formed entry with its shell cut short, or refusing the
+// name.
+func TestTornTail(t *testing.T) {
+	for _, cut := range []int{1, 7, 8, 9, 20, 29} {
+		f := newFixture(t, false)
+		line := "user1001:*:1001:100::/:/bin/sh"
+		f.write(t, f.Passwd, basePasswd+line[:len(line)-cut], 0o644)
+		p, err := f.Check(Request{UID: 1001, GID: 100, Home: "/"})
+		if err != nil || !p.AddPasswd || p.PasswdLine != line {
+			t.Fatalf("cut %d: Check = %+v, %v", cut, p, err)
+		}
+		if os.Geteuid() != 0 {
+			continue
+		}
+		if err := f.Apply(p, 1001, 100); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(t, f.Passwd); got != basePasswd+line+"\n" {
+			t.Errorf("cut %d: passwd is\n%s", cut, got)
+		}
+	}
+}
+
+// TestLockTimeout: lckpwdf's lock held by someone else (here another open
+// file description, which an OFD lock conflicts with as with lckpwdf's
+// own) is waited for, then reported; nothing is written.
+func TestLockTimeout(t *testing.T) {
+	f := newFixture(t, false)
+	fd, err := unix.Open(f.Lock, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
+	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	f.LockWait = 300 * time.Millisecond
+	p, err := f.Check(Request{UID: 4242, GID: 100, Home: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := snap(t, f.Passwd, f.Group)
+	start := time.Now()
+	err = f.Apply(p, 4242, 100)
+	want := "cannot lock " + f.Lock + ": another process (useradd, passwd, vipw, gosu) has held it for 1s"
+	if err == nil || err.Error() != want || !errors.Is(err, ErrLocked) {
+		t.Errorf("Apply = %v; want %q", err, want)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond || d > 3*time.Second {
+		t.Errorf("waited %v", d)
+	}
+	unchanged(t, before)
+}
+
+// TestNothingWritesNothing: with nothing to do, Apply does not even create
+// the lock file.
+func TestNothingWritesNothing(t *testing.T) {
+	f := newFixture(t, true)
+	before := snap(t, f.Passwd, f.Group, f.Shadow, f.Gshadow, f.Lock, f.dir+"/etc")
+	p, err := f.Check(Request{UID: 1000, GID: 100})
+	if err != nil || !p.Nothing() {
+		t.Fatalf("Check = %+v, %v", p, err)
+	}
+	if err := f.Apply(p, 1000, 100); err != nil {
+		t.Fatal(err)
+	}
+	unchanged(t, before)
+	if _, err := os.Stat(f.Lock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lock file: %v", err)
+	}
+}
+
+// TestSelf adds the running uid, which works without root as long as the
+// files are the caller's (as in a temp dir): the whole Apply path, with
+// the home made, for any user running the tests.
+func TestSelf(t *testing.T) {
+	f := newFixture(t, true)
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	f.without(t, uid, gid)
+	r := Request{UID: uid, GID: gid, Name: "me", Home: f.home("me")}
+	p, err := f.Check(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Apply(p, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	db := account.DB{Passwd: f.Passwd, Group: f.Group}
+	u, found, err := db.UserByID(uid)
+	if err != nil || !found || u != (account.User{Name: "me", UID: uid, GID: gid, Home: f.home("me"), Shell: "/bin/sh"}) {
+		t.Errorf("UserByID = %+v, %v, %v", u, found, err)
+	}
+	if g, err := db.GroupByName("me"); err != nil || g.GID != gid {
+		t.Errorf("GroupByName = %+v, %v", g, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(f.home("me"), &st); err != nil || st.Uid != uid || st.Gid != gid || st.Mode != unix.S_IFDIR|0o755 {
+		t.Errorf("home: %+v, %v", st, err)
+	}
+	if err := unix.Lstat(filepath.Dir(f.home("me")), &st); err != nil || st.Mode != unix.S_IFDIR|0o755 {
+		t.Errorf("home's parent: mode %o, %v", st.Mode, err)
+	}
+	before := snap(t, f.Passwd, f.Group, f.Shadow, f.Gshadow, f.Lock, f.home("me"))
+	p, err = f.Check(r)
+	if err != nil || !p.Nothing() {
+		t.Fatalf("second Check = %+v, %v", p, err)
+	}
+	if err := f.Apply(p, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	unchanged(t, before)
+}
+
+// TestConcurrentGoroutines: the OFD lock excludes writers within one
+// process too (a classic fcntl lock would not).
+func TestConcurrentGoroutines(t *testing.T) {
+	f := newFixture(t, false)
+	uid := uint32(os.Getuid())
+	f.without(t, uid, 100)
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			r := Request{UID: 5000 + uint32(i), GID: 100, Home: "/"}
+			if uid != 0 {
+				r.UID = uid // only our own uid needs no chown; all but one find it added
+			}
+			p, err := f.Check(r)
+			if err == nil {
+				err = f.Apply(p, r.UID, r.GID)
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	lines := wellFormed(t, f.Passwd, false)
+	want := len(wellFormed(t, f.Passwd+".orig", false)) + n
+	if uid != 0 {
+		want -= n - 1
+	}
+	if len(lines) != want {
+		t.Errorf("%d lines, want %d:\n%s", len(lines), want, strings.Join(lines, "\n"))
+	}
+}
+
+func TestErrorsUnwrap(t *testing.T) {
+	err := cannotAdd("uid 1", "/etc/passwd", unix.EROFS)
+	if !errors.Is(err, ErrNotWritable) || !errors.Is(err, syscall.EROFS) || err.Error() != "cannot add uid 1 to /etc/passwd: /etc/passwd is on a read-only file system" {
+		t.Errorf("%v", err)
+	}
+}
+
+// without removes the entries of uid and gid from the fixture, so that the
+// running uid can add itself. The passwd before is kept as passwd.orig.
+func (f *fixture) without(t testing.TB, uid, gid uint32) {
+	t.Helper()
+	var pw, gr []string
+	for _, l := range strings.SplitAfter(basePasswd, "\n") {
+		if u, err := account.ParseUser([]byte(strings.TrimSuffix(l, "\n"))); err == nil && u.UID != uid {
+			pw = append(pw, l)
+		}
+	}
+	for _, l := range strings.SplitAfter(baseGroup, "\n") {
+		if g, err := account.ParseGroup([]byte(strings.TrimSuffix(l, "\n"))); err == nil && g.GID != gid && g.Name != "me" {
+			gr = append(gr, l)
+		}
+	}
+	f.write(t, f.Passwd, strings.Join(pw, ""), 0o644)
+	f.write(t, f.Passwd+".orig", strings.Join(pw, ""), 0o644)
+	f.write(t, f.Group, strings.Join(gr, ""), 0o644)
+}
