@@ -86,7 +86,7 @@ func TestContainerInitStop(t *testing.T) {
 		}
 		if init[0] == "gosu" {
 			status := statusOf(t, pid, "CapEff:\t0000000000000020")
-			for _, want := range []string{"Uid:\t0\t0\t0\t0", "CapEff:\t0000000000000020", "CapBnd:\t0000000000000020", "NoNewPrivs:\t1"} {
+			for _, want := range []string{"Uid:\t0\t0\t0\t0", "CapEff:\t0000000000000020", "NoNewPrivs:\t1"} {
 				if !strings.Contains(status, "\n"+want+"\n") {
 					t.Errorf("the container's init lacks %q", want)
 				}

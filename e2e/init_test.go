@@ -292,7 +292,7 @@ func TestInitParent(t *testing.T) {
 	init := strconv.Itoa(s.cmd.Process.Pid)
 	status := statusOf(t, s.cmd.Process.Pid, "NoNewPrivs:\t1")
 	for _, want := range []string{"Uid:\t0\t0\t0\t0", "CapInh:\t" + noCaps, "CapPrm:\t0000000000000020",
-		"CapEff:\t0000000000000020", "CapBnd:\t0000000000000020", "CapAmb:\t" + noCaps, "NoNewPrivs:\t1"} {
+		"CapEff:\t0000000000000020", "CapAmb:\t" + noCaps, "NoNewPrivs:\t1"} {
 		if !strings.Contains(status, "\n"+want+"\n") {
 			t.Errorf("the init lacks %q:\n%s", want, status)
 		}

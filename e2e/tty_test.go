@@ -31,22 +31,29 @@ func newTmux(t *testing.T) *tmux {
 	s := &tmux{t: t, bin: needTool(t, "tmux", "tmux"),
 		name: "gosu-e2e-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(int(sessions.Add(1)))}
 	shell := "env -i PATH=" + bin + ":/usr/sbin:/usr/bin:/sbin:/bin PS1='ROOT# ' bash --norc --noprofile"
-	if out, err := exec.Command(s.bin, "new-session", "-d", "-s", s.name, "-x", "200", "-y", "50", shell).CombinedOutput(); err != nil {
+	if out, err := s.command("new-session", "-d", "-s", s.name, "-x", "200", "-y", "50", shell).CombinedOutput(); err != nil {
 		t.Fatalf("tmux new-session: %v %s", err, out)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("tmux pane:\n%s", s.pane())
 		}
-		exec.Command(s.bin, "kill-session", "-t", s.name).Run()
+		s.command("kill-server").Run()
 	})
 	s.waitFor(`ROOT# $`)
 	return s
 }
 
+// command is a tmux command on the session's own server (-L): a server
+// shared with other tests, or other runs, exits under one when another
+// kills its last session.
+func (s *tmux) command(args ...string) *exec.Cmd {
+	return exec.Command(s.bin, append([]string{"-L", s.name}, args...)...)
+}
+
 func (s *tmux) tmux(args ...string) {
 	s.t.Helper()
-	if out, err := exec.Command(s.bin, args...).CombinedOutput(); err != nil {
+	if out, err := s.command(args...).CombinedOutput(); err != nil {
 		s.t.Fatalf("tmux %q: %v %s", args, err, out)
 	}
 }
@@ -61,7 +68,7 @@ func (s *tmux) send(keys ...string) {
 func (s *tmux) line(text string) { s.t.Helper(); s.send("-l", text); s.send("Enter") }
 
 func (s *tmux) pane() string {
-	out, _ := exec.Command(s.bin, "capture-pane", "-p", "-J", "-t", s.name).Output()
+	out, _ := s.command("capture-pane", "-p", "-J", "-t", s.name).Output()
 	return string(out)
 }
 
@@ -213,7 +220,7 @@ func TestPTYParentDeathSignal(t *testing.T) {
 // paneInfo asks tmux for a format of the pane (#{pane_pid}, #{pane_tty}).
 func (s *tmux) paneInfo(format string) string {
 	s.t.Helper()
-	out, err := exec.Command(s.bin, "display-message", "-p", "-t", s.name, format).Output()
+	out, err := s.command("display-message", "-p", "-t", s.name, format).Output()
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -242,6 +249,22 @@ func (s *tmux) shellChild() int {
 	s.t.Helper()
 	shell, _ := strconv.Atoi(s.paneInfo("#{pane_pid}"))
 	return firstChild(s.t, shell)
+}
+
+// killOnCleanup kills pid and its children's process groups when the test
+// ends, so that a relay that hangs (the defects these tests pin) is not
+// left behind.
+func (s *tmux) killOnCleanup(pid int) {
+	s.t.Cleanup(func() {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children")
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				syscall.Kill(-n, syscall.SIGKILL)
+				syscall.Kill(n, syscall.SIGKILL)
+			}
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+	})
 }
 
 // TestPTYLeftoverWriter: a process the command leaves behind that keeps
@@ -277,6 +300,7 @@ func TestPTYStoppedCommand(t *testing.T) {
 	s := newTmux(t)
 	g := strings.Join(withAccounts(bin+"/gosu"), " ")
 	s.line(g + ` --pty app sh -c 'echo before; kill -STOP $$; echo resumed; read line; echo "got $line"; exit 4'`)
+	s.killOnCleanup(s.shellChild())
 	s.waitFor(`Stopped`)
 	if s.rawMode() {
 		t.Error("the terminal is still in raw mode while the job is stopped")
@@ -301,6 +325,7 @@ func TestPTYSuspendedRelay(t *testing.T) {
 	g := strings.Join(withAccounts(bin+"/gosu"), " ")
 	s.line(g + " --pty app cat")
 	relay := s.shellChild()
+	s.killOnCleanup(relay)
 	firstChild(t, relay) // cat runs
 	time.Sleep(200 * time.Millisecond)
 	syscall.Kill(relay, syscall.SIGTSTP)
@@ -329,6 +354,7 @@ func TestPTYInterruptStopsLoop(t *testing.T) {
 	s := newTmux(t)
 	g := strings.Join(withAccounts(bin+"/gosu"), " ")
 	s.line("for i in 1 2 3; do " + g + " --pty app sleep 100; echo next-$i; done")
+	s.killOnCleanup(s.shellChild())
 	time.Sleep(500 * time.Millisecond)
 	s.send("C-c")
 	// Type only once the relay is gone, or it reads the line.

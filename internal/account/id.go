@@ -7,6 +7,13 @@
 // passwd(5)/group(5) define, ids must be decimal and in range, and a line that
 // is not well formed is never a match. Files are read line by line: a lookup
 // by user stops at the first match, and no file is ever held in memory whole.
+//
+// The files are whatever the image or a bind mount put there, so reading
+// them is bounded too: only regular files are opened (a FIFO would block,
+// /dev/zero never end), a line may be at most MaxLine bytes, and one "\r"
+// before the newline is a line ending (DOS-edited files), as upstream, which
+// trims every line. A file that is missing or may not be read is empty, as
+// upstream; a lookup by name then says which file could not be read.
 package account
 
 import "errors"

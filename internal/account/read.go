@@ -67,7 +67,7 @@ func fileKind(mode uint32) string {
 	case syscall.S_IFSOCK:
 		return "a socket"
 	}
-	return "file type 0" + strconv.FormatUint(uint64(mode&syscall.S_IFMT), 8)
+	return "an unknown type" // stat follows symbolic links: none is left
 }
 
 // scan calls fn for every line of path that is not a comment or blank, until
@@ -120,8 +120,8 @@ func openRegular(path string) (int, error) {
 	if err := stat(path, &st); err != nil {
 		return -1, openError(path, err)
 	}
-	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return -1, &NotRegularError{Path: path, Mode: st.Mode & syscall.S_IFMT}
+	if err := regular(path, &st); err != nil {
+		return -1, err
 	}
 	fd, err := open(path)
 	if err != nil {
@@ -129,14 +129,21 @@ func openRegular(path string) (int, error) {
 	}
 	if err = syscall.Fstat(fd, &st); err != nil {
 		err = &fs.PathError{Op: "fstat", Path: path, Err: err}
-	} else if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		err = &NotRegularError{Path: path, Mode: st.Mode & syscall.S_IFMT}
+	} else {
+		err = regular(path, &st)
 	}
 	if err != nil {
 		syscall.Close(fd)
 		return -1, err
 	}
 	return fd, nil
+}
+
+func regular(path string, st *syscall.Stat_t) error {
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return &NotRegularError{Path: path, Mode: st.Mode & syscall.S_IFMT}
+	}
+	return nil
 }
 
 func stat(path string, st *syscall.Stat_t) error {

@@ -47,14 +47,25 @@ func (s *supervisor) listen() error {
 		return errors.New("creating a pipe: " + err.Error())
 	}
 	s.sigR, s.sigW = p[0], p[1]
-	var list []os.Signal
+	var std, rt []os.Signal
 	for n := 1; n <= 64; n++ {
 		if sig := syscall.Signal(n); caught(sig) && !signal.Ignored(sig) {
-			list = append(list, sig)
+			if n < 32 {
+				std = append(std, sig)
+			} else {
+				rt = append(rt, sig)
+			}
 		}
 	}
 	s.sigs, s.sigDone = make(chan os.Signal, 64), make(chan struct{})
-	signal.Notify(s.sigs, list...)
+	signal.Notify(s.sigs, std...)
+	// os/signal hands each signal to its mask thread and waits, about
+	// 0.1 ms a signal: the 31 real-time ones would double --init's
+	// start-up. Until they are caught, the runtime drops them (they are
+	// not fatal to it), so catching them while the child starts loses at
+	// most one sent in the first milliseconds; the standard ones, which
+	// would end or stop gosu uncaught, are caught before the child exists.
+	go signal.Notify(s.sigs, rt...)
 	go func(sigs <-chan os.Signal, w int, done chan<- struct{}) {
 		for sig := range sigs {
 			// Non-blocking: with 64 KiB of signals unread, more are lost
@@ -175,18 +186,22 @@ func (s *supervisor) enter() {
 	}
 }
 
-// sigaction is the kernel's struct sigaction for rt_sigaction(2) (the
-// layout of every architecture but mips and alpha).
+// sigaction holds the kernel's struct sigaction for rt_sigaction(2). Its
+// fields are never read: raise sets the default action (all zeros, the
+// same in every architecture's layout) and puts back what it read, byte
+// for byte. So only its size matters, which is at least the kernel's on
+// every architecture Go supports (mips orders the fields differently and
+// has a 16-byte mask: 4+4+8+16 bytes on mips64).
 type sigaction struct {
 	handler  uintptr
 	flags    uintptr
 	restorer uintptr
-	mask     uint64
+	mask     [2]uint64
 }
 
 func rtSigaction(sig syscall.Signal, act, old *sigaction) error {
 	_, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig),
-		uintptr(unsafe.Pointer(act)), uintptr(unsafe.Pointer(old)), 8, 0, 0)
+		uintptr(unsafe.Pointer(act)), uintptr(unsafe.Pointer(old)), sigsetSize, 0, 0)
 	if errno != 0 {
 		return errno
 	}

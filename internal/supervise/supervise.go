@@ -412,7 +412,11 @@ func (s *supervisor) finish() int {
 			tty.SetForeground(s.term, unix.Getpgrp())
 		}
 	}
-	s.stop()
+	// Not s.stop(): gosu exits next, and os/signal's Stop would hand every
+	// signal back to its mask thread one at a time (about 2 ms).
+	if s.relay != nil {
+		s.relay.p.Close()
+	}
 	status := s.status()
 	if s.ws.Signaled() && status != 0 && (s.relay != nil || s.term >= 0) && !s.pid1 {
 		if sig := s.ws.Signal(); sig == unix.SIGINT || sig == unix.SIGQUIT {

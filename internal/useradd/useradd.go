@@ -22,6 +22,8 @@
 package useradd
 
 import (
+	"bytes"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -34,19 +36,13 @@ import (
 // Files names the account files. Only System is used by gosu itself; other
 // paths exist for unit tests.
 type Files struct {
-	Passwd, Group, Shadow, Gshadow string
-	Lock                           string        // lckpwdf(3)'s lock file
-	LockWait                       time.Duration // 0: 15 s, as lckpwdf(3)
+	Passwd, Group, Shadow string
+	Lock                  string        // lckpwdf(3)'s lock file
+	LockWait              time.Duration // 0: 15 s, as lckpwdf(3)
 }
 
 // System is the machine's account database and shadow's lock file.
-var System = Files{
-	Passwd:  "/etc/passwd",
-	Group:   "/etc/group",
-	Shadow:  "/etc/shadow",
-	Gshadow: "/etc/gshadow",
-	Lock:    "/etc/.pwd.lock",
-}
+var System = Files{Passwd: "/etc/passwd", Group: "/etc/group", Shadow: "/etc/shadow", Lock: "/etc/.pwd.lock"}
 
 // Request says which identity needs entries.
 type Request struct {
@@ -61,47 +57,81 @@ type Request struct {
 // the existing entry's when the uid has one; Group is the existing group's
 // when the gid has one.
 type Plan struct {
-	Name, Group, Home, Shell                             string
-	AddPasswd, AddGroup, AddShadow, AddGshadow, MakeHome bool
-	PasswdLine, GroupLine, ShadowLine, GshadowLine       string // without "\n"; set when the Add is
-	shadowHas, gshadowHas                                bool   // a line for the name is already there
+	_                                        [0]func() // not comparable: no generated equality function
+	Name, Group, Home, Shell                 string
+	AddPasswd, AddGroup, AddShadow, MakeHome bool
+	PasswdLine, GroupLine, ShadowLine        string // without "\n"; set when the Add is
 }
 
 // Nothing reports whether there is nothing to write.
 func (p Plan) Nothing() bool {
-	return !p.AddPasswd && !p.AddGroup && !p.AddShadow && !p.AddGshadow && !p.MakeHome
+	return !p.AddPasswd && !p.AddGroup && !p.AddShadow && !p.MakeHome
 }
 
-const (
-	// homeMode is what Debian 12's useradd -m gives a home: login.defs sets
-	// no HOME_MODE, so it is 0777 &^ UMASK (022) = 0755, whatever the
-	// process's umask.
-	homeMode = 0o755
-	// shadowAging is the aging part of the shadow line Debian 12's useradd
-	// writes from login.defs (PASS_MIN_DAYS 0, PASS_MAX_DAYS 99999,
-	// PASS_WARN_AGE 7): the password never has to change.
-	shadowAging = ":0:99999:7:::"
+var (
+	// ErrConflict is a name that another id already has.
+	ErrConflict = errors.New("name taken")
+	// ErrInvalid is a request value that cannot go into an account file.
+	ErrInvalid = errors.New("invalid value")
+	// ErrNotWritable is a file or directory that may not be changed.
+	ErrNotWritable = errors.New("not writable")
+	// ErrLocked is a lock held by another process for too long.
+	ErrLocked = errors.New("lock held too long")
 )
 
-// Check decides what adding r's entries would write, reading only. It fails when
-// r is invalid, when a name is taken by another id, or when a file that
+// The kinds of account file find reads.
+const (
+	passwd = iota
+	group
+	shadow
+)
+
+// Check decides what adding r's entries would write, reading only. It fails
+// when r is invalid, when a name is taken by another id, or when a file that
 // must change cannot be written, so that nothing is changed in those cases.
-func (f Files) Check(r Request) (Plan, error) {
-	p := Plan{Name: r.Name, Group: r.Group, Home: r.Home, Shell: r.Shell}
-	if err := f.check(&p, r); err != nil {
-		return Plan{}, err
+func (f Files) Check(r Request) (Plan, error) { return f.run(r, false, false) }
+
+// run is Check, and with apply Apply's work under the locks: every file is
+// read, and the decision made again, under flock(2) of the file, held until
+// the end (closing fds releases them), and the missing lines are written.
+func (f Files) run(r Request, apply, locked bool) (Plan, error) {
+	fds := [3]int{-1, -1, -1}
+	p, err := f.decide(r, apply, locked, &fds)
+	for _, fd := range fds {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
 	}
-	return p, nil
+	return p, err
 }
 
-// check fills in p, which holds r's names, for Check. It works in place so
-// that its many failures do not each copy a Plan.
-func (f Files) check(p *Plan, r Request) error {
-	if err := r.valid(); err != nil {
-		return err
+func (f Files) decide(r Request, apply, locked bool, fds *[3]int) (p Plan, err error) {
+	if max(r.UID, r.GID) > account.MaxID {
+		return p, &failure{msg: "invalid id 4294967295: " + account.ErrRange.Error(), kind: ErrInvalid, err: account.ErrRange}
 	}
+	for i, v := range [...]string{r.Name, r.Group, r.Home, r.Shell} {
+		if v != "" && (i < 2 && !validName(v) || i >= 2 && !validPath(v)) {
+			return p, invalid([...]string{"user name ", "group name ", "home directory ", "shell "}[i], v, i >= 2)
+		}
+	}
+	uid, gid := utoa(r.UID), utoa(r.GID)
+	p = Plan{Name: r.Name, Group: r.Group, Home: r.Home, Shell: r.Shell}
 	if p.Name == "" {
-		p.Name = "user" + utoa(r.UID)
+		p.Name = "user" + uid
+	}
+	var pst, st unix.Stat_t
+	var pdata, data []byte
+	fds[0], pdata, err = f.load(f.Passwd, apply, &pst)
+	if err != nil {
+		return p, err
+	}
+	u, found, err := find(f.Passwd, pdata, passwd, r.UID, p.Name)
+	if err != nil {
+		return p, err
+	}
+	p.AddPasswd = !found
+	if found {
+		p.Name, p.Home, p.Shell = u.Name, u.Home, u.Shell
 	}
 	if p.Home == "" {
 		p.Home = "/home/" + p.Name
@@ -109,196 +139,149 @@ func (f Files) check(p *Plan, r Request) error {
 	if p.Shell == "" {
 		p.Shell = "/bin/sh"
 	}
-
-	pw, err := readDB(f.Passwd)
-	if err != nil {
-		return err
-	}
-	lineX, lineStar := passwdLine(*p, r, true), passwdLine(*p, r, false)
-	u, err := findUser(f.Passwd, untorn(pw.data, lineX, lineStar), r.UID, p.Name)
-	if err != nil {
-		return err
-	}
-	if u != nil {
-		p.Name, p.Home, p.Shell = u.Name, u.Home, u.Shell
-	} else {
-		p.AddPasswd = true
-	}
 	if p.Group == "" {
 		p.Group = p.Name
 	}
 
-	gr, err := readDB(f.Group)
+	fds[1], data, err = f.load(f.Group, apply, &st)
 	if err != nil {
-		return err
+		return p, err
 	}
-	p.GroupLine = p.Group + ":x:" + utoa(r.GID) + ":"
-	g, err := findGroup(f.Group, untorn(gr.data, p.GroupLine), r.GID, p.Group)
-	if err != nil {
-		return err
-	}
-	if g != nil {
-		p.Group, p.GroupLine = g.Name, ""
-	} else {
-		if !validName(p.Group) {
-			return fail("cannot add gid "+utoa(r.GID)+": "+strconv.Quote(p.Group)+" is not a valid group name", ErrInvalid, nil)
+	g, found, err := find(f.Group, data, group, r.GID, p.Group)
+	switch {
+	case err != nil:
+		return p, err
+	case found:
+		p.Group = g.Name
+	case !validName(p.Group): // named after an existing entry that shadow would refuse
+		return p, invalid("group name ", p.Group, false)
+	default:
+		p.AddGroup, p.GroupLine = true, p.Group+":x:"+gid+":"
+		if err = access(f.Group, unix.W_OK); err == nil && apply {
+			err = write(f.Group, &st, data, p.GroupLine, locked)
 		}
-		if err := canAdd(f, f.Group, gr); err != nil {
-			return cannotAdd("gid "+utoa(r.GID), f.Group, err)
-		}
-		p.AddGroup = true
-		p.GshadowLine = p.Group + ":!::"
-		if p.gshadowHas, p.AddGshadow, err = f.optional(f.Gshadow, p.Group, p.GshadowLine); err != nil {
-			return err
+		if err != nil {
+			return p, fail("cannot add gid "+gid+" to "+f.Group, err)
 		}
 	}
-
 	if !p.AddPasswd {
-		return nil
+		return p, nil
 	}
-	p.ShadowLine = p.Name + ":!:" + strconv.FormatInt(time.Now().Unix()/86400, 10) + shadowAging
-	if p.shadowHas, p.AddShadow, err = f.optional(f.Shadow, p.Name, p.ShadowLine); err != nil {
-		return err
+	if err = access(f.Passwd, unix.W_OK); err != nil {
+		return p, fail("cannot add uid "+uid+" to "+f.Passwd, err)
 	}
-	p.PasswdLine = passwdLine(*p, r, p.shadowHas || p.AddShadow)
-	if err := canAdd(f, f.Passwd, pw); err != nil {
-		return cannotAdd("uid "+utoa(r.UID), f.Passwd, err)
-	}
-	if p.MakeHome, err = homeMissing(p.Home); err != nil {
-		return homeError(p.Home, r.UID, err)
-	}
-	if !p.AddShadow {
-		p.ShadowLine = ""
-	}
-	if !p.AddGshadow {
-		p.GshadowLine = ""
-	}
-	return nil
-}
 
-// passwdLine is the entry for the plan's user. The password field is "x",
-// "see shadow", only when shadow has a line for the name: with "x" and no
-// shadow line, pam_unix's account check fails (su, runuser, cron refuse the
-// user); "*" is a password no input matches, and needs no shadow line.
-func passwdLine(p Plan, r Request, shadowed bool) string {
-	pw := "*"
-	if shadowed {
-		pw = "x"
-	}
-	return p.Name + ":" + pw + ":" + utoa(r.UID) + ":" + utoa(r.GID) + "::" + p.Home + ":" + p.Shell
-}
-
-// optional decides about shadow or gshadow, which get a line only when
-// they exist and may be written, and which are skipped silently otherwise:
-// they are for PAM and pwck/grpck, and the account works without them.
-// has reports a line for the name that is already there.
-func (f Files) optional(path, name, line string) (has, add bool, err error) {
-	db, err := readDB(path)
-	if err != nil || !db.exists {
-		return false, false, nil // absent or unreadable: nothing to check it against
-	}
-	has, err = findShadow(path, untorn(db.data, line), name)
-	if err != nil || has {
-		return has, false, err
-	}
-	return false, canAdd(f, path, db) == nil, nil
-}
-
-// Apply carries out p for uid and gid, deciding again under the locks, so
-// that a concurrent gosu or useradd, or a second start, never adds an entry
-// twice; with nothing to do it writes nothing, not even the lock file.
-//
-// The order makes every prefix of the work a state Check accepts and
-// completes: each shadow line before the line that makes its name exist
-// (gshadow, group, shadow, home, passwd), the passwd line last.
-func (f Files) Apply(p Plan, uid, gid uint32) error {
-	if p.Nothing() {
-		return nil
-	}
-	r := Request{UID: uid, GID: gid, Name: p.Name, Group: p.Group, Home: p.Home, Shell: p.Shell}
-	if _, err := f.Check(r); err != nil {
-		return err // before creating the lock file: a refusal leaves no trace
-	}
-	w := writer{deadline: time.Now().Add(f.wait()), wait: f.wait()}
-	lock, err := lockDB(f.Lock, w.deadline, w.wait)
-	if err != nil {
-		return err
-	}
-	defer lock.release()
-	q, err := f.Check(r)
-	if err != nil {
-		return err
-	}
-	w.locked = lock.fd >= 0
-
-	if q.AddGshadow {
-		if _, err := w.addOptional(f.Gshadow, q.Group, q.GshadowLine); err != nil {
-			return cannotAdd(q.Group, f.Gshadow, err)
-		}
-	}
-	if q.AddGroup {
-		_, err := w.add(f.Group, q.GroupLine, true, func(path string, body []byte) (bool, error) {
-			g, err := findGroup(path, body, gid, q.Group)
-			return g != nil, err
-		})
+	// Shadow gets a line only when it exists and may be written; absent or
+	// unreadable, it is skipped silently: it serves PAM and pwck, and the
+	// account works without it. The passwd password is "x" ("see shadow")
+	// only when shadow has the line: with "x" and none, pam_unix's account
+	// check fails (su, runuser, cron refuse the user); "*" matches no input.
+	pw := ":*:"
+	var shadowErr error
+	if fds[2], data, shadowErr = f.load(f.Shadow, apply, &st); shadowErr == nil {
+		_, found, err := find(f.Shadow, data, shadow, r.UID, p.Name)
 		if err != nil {
-			return cannotAdd("gid "+utoa(gid), f.Group, err)
+			return p, err
+		}
+		if !found && access(f.Shadow, unix.W_OK) == nil {
+			// Debian 12's useradd line: locked, aging from login.defs.
+			p.AddShadow, p.ShadowLine = true, p.Name+":!:"+strconv.FormatInt(time.Now().Unix()/86400, 10)+":0:99999:7:::"
+			if apply {
+				if err = write(f.Shadow, &st, data, p.ShadowLine, locked); err != nil {
+					return p, fail("cannot add uid "+uid+" to "+f.Shadow, err)
+				}
+			}
+		}
+		if found || p.AddShadow {
+			pw = ":x:"
 		}
 	}
-	shadowed := q.shadowHas
-	if q.AddShadow {
-		if shadowed, err = w.addOptional(f.Shadow, q.Name, q.ShadowLine); err != nil {
-			return cannotAdd(q.Name, f.Shadow, err)
+	p.PasswdLine = p.Name + pw + uid + ":" + gid + "::" + p.Home + ":" + p.Shell
+
+	// The home is made when nothing (not even a dangling symlink) is there
+	// and the nearest existing ancestor may be written. A caller that is
+	// not root and may not write there (OpenShift) goes on without a home.
+	if unix.Lstat(p.Home, &st) != nil {
+		dir := p.Home
+		for {
+			dir = dir[:max(strings.LastIndexByte(dir, '/'), 1)]
+			if err = access(dir, unix.W_OK|unix.X_OK); err != unix.ENOENT || dir == "/" {
+				break
+			}
+		}
+		p.MakeHome = err == nil
+		if err == nil && apply {
+			dir, err = p.Home, makeHome(p.Home, r.UID, r.GID)
+		}
+		if err != nil && (p.MakeHome || unix.Geteuid() == 0) {
+			return p, fail("cannot create home directory "+p.Home+" for uid "+uid+": "+dir, err)
 		}
 	}
-	if q.MakeHome {
-		if err := makeHome(q.Home, uid, gid); err != nil {
-			return homeError(q.Home, uid, err)
+	if apply {
+		if err = write(f.Passwd, &pst, pdata, p.PasswdLine, locked); err != nil {
+			return p, fail("cannot add uid "+uid+" to "+f.Passwd, err)
 		}
 	}
-	if q.AddPasswd {
-		line := passwdLine(q, Request{UID: uid, GID: gid}, shadowed)
-		_, err := w.add(f.Passwd, line, true, func(path string, body []byte) (bool, error) {
-			u, err := findUser(path, body, uid, q.Name)
-			return u != nil, err
-		})
-		if err != nil {
-			return cannotAdd("uid "+utoa(uid), f.Passwd, err)
-		}
-	}
-	return nil
+	return p, nil
 }
 
-func (f Files) wait() time.Duration {
-	if f.LockWait > 0 {
-		return f.LockWait
+// find looks in data, the content of path, for the well-formed passwd or
+// group entry of id, or for the shadow line of name. Lacking that, any line
+// called name is a conflict: another id's, or a malformed line, which
+// lenient parsers (upstream gosu's) read as id 0. A shadow line with a
+// usable or empty password is one too: the new account would get it; a
+// locked one is found, as it may be ours from a start stopped before the
+// passwd line. Lines end and are skipped as package account reads them.
+func find(path string, data []byte, kind int, id uint32, name string) (account.User, bool, error) {
+	what, clash, why := "uid ", 0, ""
+	if kind == group {
+		what = "gid "
 	}
-	return 15 * time.Second
-}
-
-func utoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
-
-// valid checks what the request would write into a colon-separated file.
-func (r Request) valid() error {
-	if r.UID > account.MaxID || r.GID > account.MaxID {
-		return fail("invalid id "+utoa(max(r.UID, r.GID)), ErrInvalid, account.ErrRange)
-	}
-	const name = ": use a lower-case letter or '_', then lower-case letters, digits, '_', '.' or '-', at most 32 in all (a final '$' is allowed)"
-	const path = ": it must be an absolute path without '.' or '..' parts, ':' or control characters"
-	for _, v := range [...]struct {
-		what, value, rule string
-		ok                func(string) bool
-	}{
-		{"user name ", r.Name, name, validName},
-		{"group name ", r.Group, name, validName},
-		{"home directory ", r.Home, path, validPath},
-		{"shell ", r.Shell, path, validPath},
-	} {
-		if v.value != "" && !v.ok(v.value) {
-			return &failure{msg: "invalid " + v.what + strconv.Quote(v.value) + v.rule, errs: []error{ErrInvalid}}
+	for n := 1; len(data) > 0; n++ {
+		line, rest, _ := bytes.Cut(data, []byte{'\n'})
+		data, line = rest, bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) > account.MaxLine {
+			return account.User{}, false, &account.LineError{Path: path, Line: n, Err: account.ErrLineTooLong}
+		}
+		if len(bytes.TrimLeft(line, " \t")) == 0 || line[0] == '#' {
+			continue
+		}
+		lineName, pw, _ := bytes.Cut(line, []byte{':'})
+		var u account.User
+		var err error
+		switch kind {
+		case passwd:
+			u, err = account.ParseUser(line)
+		case group:
+			var g account.Group
+			g, err = account.ParseGroup(line)
+			u = account.User{Name: g.Name, UID: g.GID}
+		default:
+			if string(lineName) != name {
+				continue
+			}
+			if len(pw) > 0 && (pw[0] == '!' || pw[0] == '*') {
+				return u, true, nil
+			}
+			clash, why = n, " still has a password for that name, which the new account would get"
+			data = nil
+			continue
+		}
+		if err == nil && u.UID == id {
+			return u, true, nil
+		}
+		if clash == 0 && string(lineName) == name {
+			clash, why = n, " gives that name to "+what+utoa(u.UID)
+			if err != nil {
+				why = " has that name but is malformed (" + err.Error() + ")"
+			}
 		}
 	}
-	return nil
+	if clash == 0 {
+		return account.User{}, false, nil
+	}
+	return account.User{}, false, &failure{msg: "cannot add " + what + utoa(id) + " as " + strconv.Quote(name) + ": " +
+		path + ":" + strconv.Itoa(clash) + why + "; choose another name", kind: ErrConflict}
 }
 
 // validName is shadow's is_valid_user_name, conservatively: the portable
@@ -330,18 +313,52 @@ func validPath(s string) bool {
 	if len(s) == 0 || len(s) >= unix.PathMax || s[0] != '/' {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == ':' || c < 0x20 || c == 0x7f {
+	start := 1
+	for i := 1; i <= len(s) && s != "/"; i++ {
+		if i < len(s) && s[i] != '/' {
+			if c := s[i]; c == ':' || c < 0x20 || c == 0x7f {
+				return false
+			}
+			continue
+		}
+		if part := s[start:i]; part == "" || part == "." || part == ".." {
 			return false
 		}
-	}
-	if s == "/" {
-		return true
-	}
-	for _, part := range strings.Split(s[1:], "/") {
-		if part == "" || part == "." || part == ".." {
-			return false
-		}
+		start = i + 1
 	}
 	return true
 }
+
+func invalid(what, value string, path bool) error {
+	rule := ": use a lower-case letter or '_', then lower-case letters, digits, '_', '.' or '-', at most 32 in all (a final '$' is allowed)"
+	if path {
+		rule = ": it must be an absolute path without '.' or '..' parts, ':' or control characters"
+	}
+	return &failure{msg: "invalid " + what + strconv.Quote(value) + rule, kind: ErrInvalid}
+}
+
+// failure is one line for the user; errors.Is finds its kind (one of the
+// Err variables) and the system error behind it.
+type failure struct {
+	_         [0]func() // not comparable: no generated equality function
+	msg       string
+	kind, err error
+}
+
+func (e *failure) Error() string   { return e.msg }
+func (e *failure) Unwrap() []error { return []error{e.kind, e.err} }
+
+// fail is msg, ": " and err, unless err is a failure, already explained.
+// A type assertion, not errors.As: that brings internal/reflectlite.
+func fail(msg string, err error) error {
+	if _, ok := err.(*failure); ok {
+		return err
+	}
+	e := &failure{msg: msg + ": " + err.Error(), err: err}
+	if err == unix.EACCES || err == unix.EPERM || err == unix.EROFS {
+		e.kind = ErrNotWritable
+	}
+	return e
+}
+
+func utoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
