@@ -349,7 +349,7 @@ func TestInitLeftovers(t *testing.T) {
 			`setsid sh -c 'trap "" TERM; echo > `+dir+`/ready2; while :; do sleep 0.05; done' &
 			while [ ! -s `+dir+`/ready2 ]; do sleep 0.01; done; exit 6`)...)
 		took := time.Since(start)
-		if r.code != 6 || !strings.HasSuffix(r.stderr, "gosu: --init: processes left by the command were still running 0.3s after SIGTERM; sending SIGKILL\n") ||
+		if r.code != 6 || !strings.HasSuffix(r.stderr, "gosu: --init: processes left by the command were still running 300 ms after SIGTERM; sending SIGKILL\n") ||
 			took < 300*time.Millisecond || took > 4*time.Second {
 			t.Errorf("%s: exit %d (want 6), stderr %q, took %v", c.name, r.code, r.stderr, took)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"gosu/internal/account"
 	"gosu/internal/caps"
+	"gosu/internal/errs"
 	"gosu/internal/plan"
 )
 
@@ -69,7 +70,7 @@ var optionTable = []option{
 			for f := range strings.SplitSeq(v, ",") {
 				fd, err := strconv.Atoi(f)
 				if err != nil || fd < 0 {
-					return errors.New("not a file descriptor number: " + strconv.Quote(f))
+					return errors.New("not a file descriptor number: " + errs.Quote(f))
 				}
 				o.KeepFDs = append(o.KeepFDs, fd)
 			}
@@ -96,7 +97,7 @@ var optionTable = []option{
 		set: func(o *options, v string) error {
 			o.ParentDeathSig = parseSignal(v)
 			if o.ParentDeathSig == 0 {
-				return errors.New("unknown signal " + strconv.Quote(v))
+				return errors.New("unknown signal " + errs.Quote(v))
 			}
 			return nil
 		}},
@@ -113,7 +114,7 @@ var optionTable = []option{
 			for s := range strings.SplitSeq(v, ",") {
 				n, err := strconv.Atoi(s)
 				if err != nil || n < 0 || n > 255 {
-					return errors.New("not an exit code (0-255): " + strconv.Quote(s))
+					return errors.New("not an exit code (0-255): " + errs.Quote(s))
 				}
 				o.InitSuccess = append(o.InitSuccess, n)
 			}
@@ -124,7 +125,7 @@ var optionTable = []option{
 		set: func(o *options, v string) error {
 			d, ok := parseSeconds(v)
 			if !ok {
-				return errors.New("not a number of seconds from 0 to 3600: " + strconv.Quote(v))
+				return errors.New("not a number of seconds from 0 to 3600: " + errs.Quote(v))
 			}
 			o.InitGrace = d
 			o.initGiven = append(o.initGiven, "init-grace")

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
+
+	"gosu/internal/errs"
 )
 
 // User is a well-formed passwd(5) entry.
@@ -63,7 +65,7 @@ func fieldsError(have, want int) error {
 
 // idError explains an id field that is not an id.
 func idError(what string, field []byte) error {
-	return errors.New(what + " " + strconv.Quote(string(field)) + " is not a decimal number in 0-4294967294")
+	return errors.New(what + " " + errs.Quote(string(field)) + " is not a decimal number in 0-4294967294")
 }
 
 // passwdLine holds the fields of a passwd line without copying them.

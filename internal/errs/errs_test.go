@@ -19,3 +19,13 @@ func TestExplain(t *testing.T) {
 		t.Errorf("Explain = %q; errors.Is(EPERM) = %v", err, errors.Is(err, syscall.EPERM))
 	}
 }
+
+func TestQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain": `"plain"`, `a"b\c`: `"a\"b\\c"`, "\x00\n\x7f": `"\x00\x0a\x7f"`, "é": `"é"`, "\xff": `"\xff"`, "\u0085": `"\xc2\x85"`, "": `""`,
+	} {
+		if got := Quote(in); got != want {
+			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

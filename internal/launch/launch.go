@@ -9,11 +9,11 @@ package launch
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 	"syscall"
 
 	"gosu/internal/environ"
+	"gosu/internal/errs"
 )
 
 // DefaultPath is searched when PATH is not set, as execvp(3) and docker do.
@@ -40,7 +40,7 @@ func (e *Error) Unwrap() error { return e.err }
 func Exec(argv, env []string) *Error {
 	name := argv[0]
 	fail := func(code int, why string, err error) *Error {
-		return &Error{Code: code, msg: "exec: " + strconv.Quote(name) + ": " + why, err: err}
+		return &Error{Code: code, msg: "exec: " + errs.Quote(name) + ": " + why, err: err}
 	}
 	if name == "" {
 		return fail(NotFound, "executable file not found in $PATH", syscall.ENOENT)
@@ -62,7 +62,7 @@ func Exec(argv, env []string) *Error {
 			// so the user learns why the command did not run.
 			if isExecutable(join(dir, name)) {
 				return fail(NotExecutable, "found as "+join(dir, name)+" through the relative PATH entry "+
-					strconv.Quote(dir)+"; refusing to run a command relative to the current directory (give its path, e.g. ./"+name+")", syscall.EACCES)
+					errs.Quote(dir)+"; refusing to run a command relative to the current directory (give its path, e.g. ./"+name+")", syscall.EACCES)
 			}
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 
 	"gosu/internal/account"
 	"gosu/internal/drop"
+	"gosu/internal/errs"
 )
 
 // ResolvedOption is the option that carries a resolved plan to the fresh
@@ -19,6 +20,7 @@ const (
 	flagBounding = 'b'
 	flagNoNew    = 'n'
 	flagCloseFDs = 'c'
+	flagUnsafe   = 'u'
 )
 
 // Child returns the argv of the fresh gosu that switches and execs for a
@@ -28,7 +30,8 @@ const (
 //
 // The form is UID:GID:GROUPS:CAPS:FLAGS:PDEATHSIG:KEEPFDS, with GROUPS and
 // KEEPFDS comma-separated, CAPS a hexadecimal mask and FLAGS letters of
-// "bnc" (--drop-bounding, --no-new-privs, --close-fds).
+// "bncu" (--drop-bounding, --no-new-privs, --close-fds,
+// --allow-unsafe-caps).
 func (p *Plan) Child(self string) []string {
 	t := p.Target
 	b := []byte("--" + ResolvedOption + "=")
@@ -45,6 +48,9 @@ func (p *Plan) Child(self string) []string {
 	}
 	if p.CloseFDs {
 		b = append(b, flagCloseFDs)
+	}
+	if p.AllowUnsafeCaps {
+		b = append(b, flagUnsafe)
 	}
 	b = append(b, ':')
 	b = appendList(b, []uint32{uint32(t.ParentDeathSignal)}, ':')
@@ -107,7 +113,7 @@ func FromResolved(form string, command []string, env []string, parent int) (Plan
 	fds, ok5 := numbers(f[6], 0, 1<<31-1)
 	keep, err := strconv.ParseUint(f[3], 16, 64)
 	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || len(uid) != 1 || len(gid) != 1 || len(sig) != 1 || err != nil {
-		return bad("malformed " + strconv.Quote(form))
+		return bad("malformed " + errs.Quote(form))
 	}
 	p := Plan{Spec: f[0] + ":" + f[1], Command: command, Environ: env, Caller: env, TTY: Shared, Resolved: true,
 		Target: drop.Target{UID: uid[0], GID: gid[0], Groups: groups, KeepCaps: keep, ParentDeathSignal: syscall.Signal(sig[0]), Parent: parent}}
@@ -122,12 +128,21 @@ func FromResolved(form string, command []string, env []string, parent int) (Plan
 			p.Target.NoNewPrivs = true
 		case flagCloseFDs:
 			p.CloseFDs = true
+		case flagUnsafe:
+			p.AllowUnsafeCaps = true
 		default:
-			return bad("unknown flag " + strconv.Quote(string(c)))
+			return bad("unknown flag " + errs.Quote(string(c)))
 		}
 	}
 	if len(fds) > 0 && !p.CloseFDs {
 		return bad("fds to keep without closing")
 	}
+	// The same capability rules as for the command line, so that the
+	// numeric form cannot carry what --keep-caps would refuse; the warning
+	// was the parent's to give.
+	if err := p.resolveCaps(); err != nil {
+		return Plan{}, err
+	}
+	p.Notes = nil
 	return p, nil
 }

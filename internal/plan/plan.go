@@ -102,6 +102,9 @@ type Plan struct {
 	// Resolved says this gosu was started by a supervising parent with the
 	// plan in numeric form.
 	Resolved bool
+	// AllowUnsafeCaps lets Target.KeepCaps hold capabilities that lead back
+	// to root (--allow-unsafe-caps).
+	AllowUnsafeCaps bool
 }
 
 // Supervised reports whether a parent stays while the command runs.
@@ -127,7 +130,7 @@ func Resolve(r Request, env []string, name string) (Plan, error) {
 		return Plan{}, err
 	}
 	p := Plan{Spec: r.Spec, Command: r.Command, Identity: id, Caller: env,
-		CloseFDs: r.CloseFDs, KeepFDs: r.KeepFDs,
+		CloseFDs: r.CloseFDs, KeepFDs: r.KeepFDs, AllowUnsafeCaps: r.AllowUnsafeCaps,
 		Init: r.Init, InitPGroup: r.InitPGroup, InitSuccess: r.InitSuccess, InitGrace: r.InitGrace}
 	if r.AddUser {
 		if err := p.resolveUser(r); err != nil {
@@ -140,7 +143,7 @@ func Resolve(r Request, env []string, name string) (Plan, error) {
 	}
 	p.Target = drop.Target{UID: id.UID, GID: id.GID, Groups: id.Groups, KeepCaps: r.KeepCaps,
 		LimitBounding: r.DropBounding, NoNewPrivs: r.NoNewPrivs, ParentDeathSignal: r.ParentDeathSig, Parent: r.Parent}
-	if err := p.resolveCaps(r); err != nil {
+	if err := p.resolveCaps(); err != nil {
 		return Plan{}, err
 	}
 	if err := p.resolveGroups(r); err != nil {
@@ -154,8 +157,8 @@ func Resolve(r Request, env []string, name string) (Plan, error) {
 
 // resolveCaps checks --keep-caps against the user and what this process
 // can hand on.
-func (p *Plan) resolveCaps(r Request) error {
-	keep := r.KeepCaps
+func (p *Plan) resolveCaps() error {
+	keep := p.Target.KeepCaps
 	if keep == 0 {
 		return nil
 	}
@@ -164,7 +167,7 @@ func (p *Plan) resolveCaps(r Request) error {
 	}
 	if bad, why := caps.Unsafe(keep); bad != 0 {
 		names := joinNames(bad)
-		if !r.AllowUnsafeCaps {
+		if !p.AllowUnsafeCaps {
 			return errors.New("--keep-caps: " + names + " would let COMMAND back to root or root's files (it can " + why +
 				"); refused unless --allow-unsafe-caps is given")
 		}

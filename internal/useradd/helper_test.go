@@ -109,7 +109,7 @@ func kind(err error) string {
 	for _, k := range []struct {
 		err  error
 		name string
-	}{{ErrConflict, "conflict"}, {ErrInvalid, "invalid"}, {ErrNotWritable, "notwritable"}, {ErrLocked, "locked"}} {
+	}{{ErrConflict, "conflict"}, {ErrInvalid, "invalid"}, {ErrLocked, "locked"}, {syscall.EROFS, "erofs"}, {syscall.EACCES, "eacces"}} {
 		if errors.Is(err, k.err) {
 			return k.name
 		}
@@ -172,7 +172,8 @@ func needRoot(t testing.TB) {
 // fixture holds account files in a fresh directory that every uid can
 // reach, so that a helper switched to another uid can use it too.
 type fixture struct {
-	dir string
+	dir     string
+	gshadow string // Debian has one; this package leaves it alone
 	Files
 }
 
@@ -220,17 +221,16 @@ func newFixture(t testing.TB, shadow bool) *fixture {
 	f := &fixture{dir: dir, Files: Files{
 		Passwd:  filepath.Join(etc, "passwd"),
 		Group:   filepath.Join(etc, "group"),
-		Shadow:  filepath.Join(etc, "shadow"),
-		Gshadow: filepath.Join(etc, "gshadow"),
-		Lock:    filepath.Join(etc, ".pwd.lock"),
-	}}
+		Shadow: filepath.Join(etc, "shadow"),
+		Lock:   filepath.Join(etc, ".pwd.lock"),
+	}, gshadow: filepath.Join(etc, "gshadow")}
 	f.write(t, f.Passwd, basePasswd, 0o644)
 	f.write(t, f.Group, baseGroup, 0o644)
 	if shadow {
 		f.write(t, f.Shadow, baseShadow, 0o640)
-		f.write(t, f.Gshadow, baseGshadow, 0o640)
+		f.write(t, f.gshadow, baseGshadow, 0o640)
 		if os.Geteuid() == 0 {
-			for _, p := range []string{f.Shadow, f.Gshadow} {
+			for _, p := range []string{f.Shadow, f.gshadow} {
 				if err := os.Chown(p, 0, 42); err != nil { // group shadow
 					t.Fatal(err)
 				}

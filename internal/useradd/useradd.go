@@ -31,6 +31,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"gosu/internal/account"
+	"gosu/internal/errs"
 )
 
 // Files names the account files. Only System is used by gosu itself; other
@@ -60,7 +61,7 @@ type Plan struct {
 	_                                        [0]func() // not comparable: no generated equality function
 	Name, Group, Home, Shell                 string
 	AddPasswd, AddGroup, AddShadow, MakeHome bool
-	PasswdLine, GroupLine, ShadowLine        string // without "\n"; set when the Add is
+	PasswdLine, GroupLine                    string // without "\n"; set when the Add is
 }
 
 // Nothing reports whether there is nothing to write.
@@ -73,41 +74,38 @@ var (
 	ErrConflict = errors.New("name taken")
 	// ErrInvalid is a request value that cannot go into an account file.
 	ErrInvalid = errors.New("invalid value")
-	// ErrNotWritable is a file or directory that may not be changed.
-	ErrNotWritable = errors.New("not writable")
 	// ErrLocked is a lock held by another process for too long.
-	ErrLocked = errors.New("lock held too long")
+	ErrLocked = errors.New("another process (useradd, passwd, vipw, gosu) holds the lock")
 )
 
-// The kinds of account file find reads.
+// The kinds of account file.
 const (
 	passwd = iota
 	group
 	shadow
 )
 
+// How step works on a file: reading only (Check), or adding in place, or,
+// holding lckpwdf's lock, by replacing the file (Apply).
+const (
+	check = iota
+	inPlace
+	replacing
+)
+
 // Check decides what adding r's entries would write, reading only. It fails
 // when r is invalid, when a name is taken by another id, or when a file that
 // must change cannot be written, so that nothing is changed in those cases.
-func (f Files) Check(r Request) (Plan, error) { return f.run(r, false, false) }
+func (f *Files) Check(r Request) (Plan, error) { return f.run(&r, check) }
 
-// run is Check, and with apply Apply's work under the locks: every file is
-// read, and the decision made again, under flock(2) of the file, held until
-// the end (closing fds releases them), and the missing lines are written.
-func (f Files) run(r Request, apply, locked bool) (Plan, error) {
-	fds := [3]int{-1, -1, -1}
-	p, err := f.decide(r, apply, locked, &fds)
-	for _, fd := range fds {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-	}
-	return p, err
-}
-
-func (f Files) decide(r Request, apply, locked bool, fds *[3]int) (p Plan, err error) {
+// run is Check, or, with a mode other than check, Apply's work: each file
+// is read, and the decision made again, under flock(2) of the file, before
+// its line is added. The order makes every prefix of the work a state that
+// the next start accepts and completes: group, shadow (before the name
+// exists), home, passwd last.
+func (f *Files) run(r *Request, mode int) (p Plan, err error) {
 	if max(r.UID, r.GID) > account.MaxID {
-		return p, &failure{msg: "invalid id 4294967295: " + account.ErrRange.Error(), kind: ErrInvalid, err: account.ErrRange}
+		return p, errs.Explain("invalid id 4294967295: uids and gids must be in range 0-4294967294", ErrInvalid)
 	}
 	for i, v := range [...]string{r.Name, r.Group, r.Home, r.Shell} {
 		if v != "" && (i < 2 && !validName(v) || i >= 2 && !validPath(v)) {
@@ -119,18 +117,12 @@ func (f Files) decide(r Request, apply, locked bool, fds *[3]int) (p Plan, err e
 	if p.Name == "" {
 		p.Name = "user" + uid
 	}
-	var pst, st unix.Stat_t
-	var pdata, data []byte
-	fds[0], pdata, err = f.load(f.Passwd, apply, &pst)
+	entry, _, err := f.step(f.Passwd, passwd, r.UID, p.Name, "", check)
 	if err != nil {
 		return p, err
 	}
-	u, found, err := find(f.Passwd, pdata, passwd, r.UID, p.Name)
-	if err != nil {
-		return p, err
-	}
-	p.AddPasswd = !found
-	if found {
+	if entry != nil {
+		u, _ := account.ParseUser(entry)
 		p.Name, p.Home, p.Shell = u.Name, u.Home, u.Shell
 	}
 	if p.Home == "" {
@@ -143,64 +135,47 @@ func (f Files) decide(r Request, apply, locked bool, fds *[3]int) (p Plan, err e
 		p.Group = p.Name
 	}
 
-	fds[1], data, err = f.load(f.Group, apply, &st)
-	if err != nil {
-		return p, err
+	line := "" // a group named after an existing user may be a name shadow refuses
+	if validName(p.Group) {
+		line = p.Group + ":x:" + gid + ":"
 	}
-	g, found, err := find(f.Group, data, group, r.GID, p.Group)
+	g, ok, err := f.step(f.Group, group, r.GID, p.Group, line, mode)
 	switch {
 	case err != nil:
 		return p, err
-	case found:
-		p.Group = g.Name
-	case !validName(p.Group): // named after an existing entry that shadow would refuse
+	case !ok:
 		return p, invalid("group name ", p.Group, false)
+	case g != nil:
+		p.Group = string(g[:bytes.IndexByte(g, ':')])
 	default:
-		p.AddGroup, p.GroupLine = true, p.Group+":x:"+gid+":"
-		if err = access(f.Group, unix.W_OK); err == nil && apply {
-			err = write(f.Group, &st, data, p.GroupLine, locked)
-		}
-		if err != nil {
-			return p, fail("cannot add gid "+gid+" to "+f.Group, err)
-		}
+		p.AddGroup, p.GroupLine = true, line
 	}
-	if !p.AddPasswd {
+	if entry != nil {
 		return p, nil
 	}
-	if err = access(f.Passwd, unix.W_OK); err != nil {
-		return p, fail("cannot add uid "+uid+" to "+f.Passwd, err)
-	}
+	p.AddPasswd = true
 
-	// Shadow gets a line only when it exists and may be written; absent or
-	// unreadable, it is skipped silently: it serves PAM and pwck, and the
-	// account works without it. The passwd password is "x" ("see shadow")
-	// only when shadow has the line: with "x" and none, pam_unix's account
-	// check fails (su, runuser, cron refuse the user); "*" matches no input.
+	// Shadow gets Debian 12 useradd's line (locked, aging from login.defs)
+	// only when it exists and may be written. The passwd password is "x"
+	// ("see shadow") only when shadow has the line: with "x" and none,
+	// pam_unix's account check fails (su, runuser, cron refuse the user);
+	// "*" matches no input.
+	day := strconv.FormatInt(time.Now().Unix()/86400, 10)
+	s, ok, err := f.step(f.Shadow, shadow, r.UID, p.Name, p.Name+":!:"+day+":0:99999:7:::", mode)
+	if err != nil {
+		return p, err
+	}
+	p.AddShadow = ok && s == nil
 	pw := ":*:"
-	var shadowErr error
-	if fds[2], data, shadowErr = f.load(f.Shadow, apply, &st); shadowErr == nil {
-		_, found, err := find(f.Shadow, data, shadow, r.UID, p.Name)
-		if err != nil {
-			return p, err
-		}
-		if !found && access(f.Shadow, unix.W_OK) == nil {
-			// Debian 12's useradd line: locked, aging from login.defs.
-			p.AddShadow, p.ShadowLine = true, p.Name+":!:"+strconv.FormatInt(time.Now().Unix()/86400, 10)+":0:99999:7:::"
-			if apply {
-				if err = write(f.Shadow, &st, data, p.ShadowLine, locked); err != nil {
-					return p, fail("cannot add uid "+uid+" to "+f.Shadow, err)
-				}
-			}
-		}
-		if found || p.AddShadow {
-			pw = ":x:"
-		}
+	if ok {
+		pw = ":x:"
 	}
 	p.PasswdLine = p.Name + pw + uid + ":" + gid + "::" + p.Home + ":" + p.Shell
 
 	// The home is made when nothing (not even a dangling symlink) is there
 	// and the nearest existing ancestor may be written. A caller that is
 	// not root and may not write there (OpenShift) goes on without a home.
+	var st unix.Stat_t
 	if unix.Lstat(p.Home, &st) != nil {
 		dir := p.Home
 		for {
@@ -210,19 +185,15 @@ func (f Files) decide(r Request, apply, locked bool, fds *[3]int) (p Plan, err e
 			}
 		}
 		p.MakeHome = err == nil
-		if err == nil && apply {
+		if err == nil && mode != check {
 			dir, err = p.Home, makeHome(p.Home, r.UID, r.GID)
 		}
 		if err != nil && (p.MakeHome || unix.Geteuid() == 0) {
-			return p, fail("cannot create home directory "+p.Home+" for uid "+uid+": "+dir, err)
+			return p, errs.Wrap("cannot create home directory "+p.Home+" for uid "+uid+": "+dir, err)
 		}
 	}
-	if apply {
-		if err = write(f.Passwd, &pst, pdata, p.PasswdLine, locked); err != nil {
-			return p, fail("cannot add uid "+uid+" to "+f.Passwd, err)
-		}
-	}
-	return p, nil
+	_, _, err = f.step(f.Passwd, passwd, r.UID, p.Name, p.PasswdLine, mode)
+	return p, err
 }
 
 // find looks in data, the content of path, for the well-formed passwd or
@@ -232,56 +203,62 @@ func (f Files) decide(r Request, apply, locked bool, fds *[3]int) (p Plan, err e
 // usable or empty password is one too: the new account would get it; a
 // locked one is found, as it may be ours from a start stopped before the
 // passwd line. Lines end and are skipped as package account reads them.
-func find(path string, data []byte, kind int, id uint32, name string) (account.User, bool, error) {
+func find(path string, data []byte, kind int, id uint32, name string) ([]byte, error) {
 	what, clash, why := "uid ", 0, ""
 	if kind == group {
 		what = "gid "
 	}
 	for n := 1; len(data) > 0; n++ {
-		line, rest, _ := bytes.Cut(data, []byte{'\n'})
-		data, line = rest, bytes.TrimSuffix(line, []byte{'\r'})
-		if len(line) > account.MaxLine {
-			return account.User{}, false, &account.LineError{Path: path, Line: n, Err: account.ErrLineTooLong}
+		line := data
+		data = nil
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line, data = line[:i], line[i+1:]
 		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
 		if len(bytes.TrimLeft(line, " \t")) == 0 || line[0] == '#' {
 			continue
 		}
-		lineName, pw, _ := bytes.Cut(line, []byte{':'})
-		var u account.User
+		lineName, pw := line, []byte(nil)
+		if i := bytes.IndexByte(line, ':'); i >= 0 {
+			lineName, pw = line[:i], line[i+1:]
+		}
+		var lineID uint32
 		var err error
 		switch kind {
 		case passwd:
+			var u account.User
 			u, err = account.ParseUser(line)
+			lineID = u.UID
 		case group:
 			var g account.Group
 			g, err = account.ParseGroup(line)
-			u = account.User{Name: g.Name, UID: g.GID}
+			lineID = g.GID
 		default:
 			if string(lineName) != name {
 				continue
 			}
 			if len(pw) > 0 && (pw[0] == '!' || pw[0] == '*') {
-				return u, true, nil
+				return line, nil
 			}
 			clash, why = n, " still has a password for that name, which the new account would get"
 			data = nil
 			continue
 		}
-		if err == nil && u.UID == id {
-			return u, true, nil
+		if err == nil && lineID == id {
+			return line, nil
 		}
 		if clash == 0 && string(lineName) == name {
-			clash, why = n, " gives that name to "+what+utoa(u.UID)
+			clash, why = n, " gives that name to "+what+utoa(lineID)
 			if err != nil {
 				why = " has that name but is malformed (" + err.Error() + ")"
 			}
 		}
 	}
 	if clash == 0 {
-		return account.User{}, false, nil
+		return nil, nil
 	}
-	return account.User{}, false, &failure{msg: "cannot add " + what + utoa(id) + " as " + strconv.Quote(name) + ": " +
-		path + ":" + strconv.Itoa(clash) + why + "; choose another name", kind: ErrConflict}
+	return nil, errs.Explain("cannot add "+what+utoa(id)+" as "+errs.Quote(name)+": "+
+		path+":"+strconv.Itoa(clash)+why+"; choose another name", ErrConflict)
 }
 
 // validName is shadow's is_valid_user_name, conservatively: the portable
@@ -334,31 +311,7 @@ func invalid(what, value string, path bool) error {
 	if path {
 		rule = ": it must be an absolute path without '.' or '..' parts, ':' or control characters"
 	}
-	return &failure{msg: "invalid " + what + strconv.Quote(value) + rule, kind: ErrInvalid}
-}
-
-// failure is one line for the user; errors.Is finds its kind (one of the
-// Err variables) and the system error behind it.
-type failure struct {
-	_         [0]func() // not comparable: no generated equality function
-	msg       string
-	kind, err error
-}
-
-func (e *failure) Error() string   { return e.msg }
-func (e *failure) Unwrap() []error { return []error{e.kind, e.err} }
-
-// fail is msg, ": " and err, unless err is a failure, already explained.
-// A type assertion, not errors.As: that brings internal/reflectlite.
-func fail(msg string, err error) error {
-	if _, ok := err.(*failure); ok {
-		return err
-	}
-	e := &failure{msg: msg + ": " + err.Error(), err: err}
-	if err == unix.EACCES || err == unix.EPERM || err == unix.EROFS {
-		e.kind = ErrNotWritable
-	}
-	return e
+	return errs.Explain("invalid "+what+errs.Quote(value)+rule, ErrInvalid)
 }
 
 func utoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }

@@ -4,9 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
+	"reflect"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -52,7 +51,7 @@ func TestInvalidRequest(t *testing.T) {
 		{Request{UID: 4294967295}, "invalid id 4294967295: uids and gids must be in range 0-4294967294"},
 		{Request{UID: 1, GID: 4294967295}, "invalid id 4294967295: uids and gids must be in range 0-4294967294"},
 		{Request{UID: 1, Name: "Root"}, `invalid user name "Root": use a lower-case letter or '_', then lower-case letters, digits, '_', '.' or '-', at most 32 in all (a final '$' is allowed)`},
-		{Request{UID: 1, Name: "x:0:0::/:/bin/sh\nevil"}, `invalid user name "x:0:0::/:/bin/sh\nevil": use a lower-case letter or '_', then lower-case letters, digits, '_', '.' or '-', at most 32 in all (a final '$' is allowed)`},
+		{Request{UID: 1, Name: "x:0:0::/:/bin/sh\nevil"}, `invalid user name "x:0:0::/:/bin/sh\x0aevil": use a lower-case letter or '_', then lower-case letters, digits, '_', '.' or '-', at most 32 in all (a final '$' is allowed)`},
 		{Request{UID: 1, Group: "-g"}, `invalid group name "-g": use a lower-case letter or '_', then lower-case letters, digits, '_', '.' or '-', at most 32 in all (a final '$' is allowed)`},
 		{Request{UID: 1, Home: "/x:/bin/sh"}, `invalid home directory "/x:/bin/sh": it must be an absolute path without '.' or '..' parts, ':' or control characters`},
 		{Request{UID: 1, Home: "/home/../etc"}, `invalid home directory "/home/../etc": it must be an absolute path without '.' or '..' parts, ':' or control characters`},
@@ -70,7 +69,6 @@ func TestInvalidRequest(t *testing.T) {
 // TestCheck pins Check's decisions; it reads only, so it runs as any user.
 // "@" in a request's or plan's home stands for the fixture's directory.
 func TestCheck(t *testing.T) {
-	day := strconv.FormatInt(time.Now().Unix()/86400, 10)
 	for _, tc := range []struct {
 		name   string
 		shadow bool
@@ -79,17 +77,15 @@ func TestCheck(t *testing.T) {
 	}{
 		{"new user, new group, shadow", true, Request{UID: 1001, GID: 1001, Home: "@/home/user1001"},
 			Plan{Name: "user1001", Group: "user1001", Home: "@/home/user1001", Shell: "/bin/sh",
-				AddPasswd: true, AddGroup: true, AddShadow: true, AddGshadow: true, MakeHome: true,
-				PasswdLine: "user1001:x:1001:1001::@/home/user1001:/bin/sh", GroupLine: "user1001:x:1001:",
-				ShadowLine: "user1001:!:" + day + ":0:99999:7:::", GshadowLine: "user1001:!::"}},
+				AddPasswd: true, AddGroup: true, AddShadow: true, MakeHome: true,
+				PasswdLine: "user1001:x:1001:1001::@/home/user1001:/bin/sh", GroupLine: "user1001:x:1001:"}},
 		{"no shadow: password *", false, Request{UID: 1001, GID: 1001, Name: "web", Shell: "/bin/bash", Home: "@/w"},
 			Plan{Name: "web", Group: "web", Home: "@/w", Shell: "/bin/bash",
 				AddPasswd: true, AddGroup: true, MakeHome: true,
 				PasswdLine: "web:*:1001:1001::@/w:/bin/bash", GroupLine: "web:x:1001:"}},
 		{"GROUP_ID=100: users is used", true, Request{UID: 1001, GID: 100, Home: "@/etc"},
 			Plan{Name: "user1001", Group: "users", Home: "@/etc", Shell: "/bin/sh",
-				AddPasswd: true, AddShadow: true,
-				PasswdLine: "user1001:x:1001:100::@/etc:/bin/sh", ShadowLine: "user1001:!:" + day + ":0:99999:7:::"}},
+				AddPasswd: true, AddShadow: true, PasswdLine: "user1001:x:1001:100::@/etc:/bin/sh"}},
 		{"OpenShift: gid 0", false, Request{UID: 1000680000, GID: 0, Home: "@/a/b/c"},
 			Plan{Name: "user1000680000", Group: "root", Home: "@/a/b/c", Shell: "/bin/sh",
 				AddPasswd: true, MakeHome: true, PasswdLine: "user1000680000:*:1000680000:0::@/a/b/c:/bin/sh"}},
@@ -97,24 +93,22 @@ func TestCheck(t *testing.T) {
 			Plan{Name: "app", Group: "app", Home: "/home/app", Shell: "/bin/sh"}},
 		{"uid has an entry, gid has none: a group named after the entry", true, Request{UID: 65534, GID: 2000},
 			Plan{Name: "nobody", Group: "nobody", Home: "/nonexistent", Shell: "/usr/sbin/nologin",
-				AddGroup: true, AddGshadow: true, GroupLine: "nobody:x:2000:", GshadowLine: "nobody:!::"}},
+				AddGroup: true, GroupLine: "nobody:x:2000:"}},
 		{"explicit group name", true, Request{UID: 1001, GID: 2001, Name: "web", Group: "webgrp", Home: "/"},
-			Plan{Name: "web", Group: "webgrp", Home: "/", Shell: "/bin/sh", AddPasswd: true, AddGroup: true, AddShadow: true, AddGshadow: true,
-				PasswdLine: "web:x:1001:2001::/:/bin/sh", GroupLine: "webgrp:x:2001:",
-				ShadowLine: "web:!:" + day + ":0:99999:7:::", GshadowLine: "webgrp:!::"}},
+			Plan{Name: "web", Group: "webgrp", Home: "/", Shell: "/bin/sh", AddPasswd: true, AddGroup: true, AddShadow: true,
+				PasswdLine: "web:x:1001:2001::/:/bin/sh", GroupLine: "webgrp:x:2001:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, tc.shadow)
 			at := func(s string) string { return strings.Replace(s, "@", f.dir, 1) }
 			tc.r.Home = at(tc.r.Home)
 			tc.want.Home, tc.want.PasswdLine = at(tc.want.Home), at(tc.want.PasswdLine)
-			before := snap(t, f.Passwd, f.Group, f.Shadow, f.Gshadow, f.Lock)
+			before := snap(t, f.Passwd, f.Group, f.Shadow, f.gshadow, f.Lock)
 			got, err := f.Check(tc.r)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got.shadowHas, got.gshadowHas = false, false
-			if got != tc.want {
+			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Check =\n%+v\nwant\n%+v", got, tc.want)
 			}
 			if got.Nothing() != (tc.r.UID == 1000) {
@@ -143,25 +137,27 @@ func TestConflicts(t *testing.T) {
 		want string
 	}{
 		{Request{UID: 1001, GID: 1001, Name: "app"},
-			`cannot add uid 1001 as "app": that name belongs to uid 1000 (` + f.Passwd + `:5); choose another name, or run as uid 1000`},
+			`cannot add uid 1001 as "app": ` + f.Passwd + `:5 gives that name to uid 1000; choose another name`},
 		{Request{UID: 1001, GID: 1001, Name: "bad"},
-			`cannot add uid 1001 as "bad": ` + f.Passwd + `:6 has that name but is malformed (uid "oops" is not a decimal number in 0-4294967294); fix or remove that line, or choose another name`},
+			`cannot add uid 1001 as "bad": ` + f.Passwd + `:6 has that name but is malformed (uid "oops" is not a decimal number in 0-4294967294); choose another name`},
 		{Request{UID: 1001, GID: 1001, Name: "daemon"},
-			`cannot add uid 1001 as "daemon": that name belongs to uid 1 (` + f.Passwd + `:2); choose another name, or run as uid 1`},
+			`cannot add uid 1001 as "daemon": ` + f.Passwd + `:2 gives that name to uid 1; choose another name`},
 		{Request{UID: 1001, GID: 1001, Name: "web", Group: "webgrp"},
-			`cannot add uid 1001 as "web": that name belongs to uid 1003 (` + f.Passwd + `:7); choose another name, or run as uid 1003`},
+			`cannot add uid 1001 as "web": ` + f.Passwd + `:7 gives that name to uid 1003; choose another name`},
 		{Request{UID: 1001, GID: 1001, Name: "webgrp"},
-			`cannot add gid 1001 as group "webgrp": that name belongs to gid 3000 (` + f.Group + `:8); choose another name, or use gid 3000`},
+			`cannot add gid 1001 as "webgrp": ` + f.Group + `:8 gives that name to gid 3000; choose another name`},
 		{Request{UID: 1001, GID: 1001, Name: "x", Group: "badg"},
-			`cannot add gid 1001 as group "badg": ` + f.Group + `:7 has that name but is malformed (3 fields instead of 4); fix or remove that line, or choose another name`},
+			`cannot add gid 1001 as "badg": ` + f.Group + `:7 has that name but is malformed (3 fields instead of 4); choose another name`},
 		{Request{UID: 1001, GID: 1001, Name: "users"}, // user names and group names are separate, but the group is named after the user
-			`cannot add gid 1001 as group "users": that name belongs to gid 100 (` + f.Group + `:4); choose another name, or use gid 100`},
+			`cannot add gid 1001 as "users": ` + f.Group + `:4 gives that name to gid 100; choose another name`},
 		{Request{UID: 1001, GID: 100, Name: "ghost"},
-			`cannot add "ghost": ` + f.Shadow + `:6 still has a password for that name, which the new account would get; remove that line, or choose another name`},
+			`cannot add uid 1001 as "ghost": ` + f.Shadow + `:6 still has a password for that name, which the new account would get; choose another name`},
 		{Request{UID: 1001, GID: 100, Name: "empty"},
-			`cannot add "empty": ` + f.Shadow + `:7 still has a password for that name, which the new account would get; remove that line, or choose another name`},
+			`cannot add uid 1001 as "empty": ` + f.Shadow + `:7 still has a password for that name, which the new account would get; choose another name`},
 	} {
-		before := snap(t, f.Passwd, f.Group, f.Shadow, f.Gshadow, f.Lock)
+		// The lock file is not an account file: Apply may create it (as
+		// lckpwdf does) before it finds the conflict again under the lock.
+		before := snap(t, f.Passwd, f.Group, f.Shadow, f.gshadow)
 		p, err := f.Check(tc.r)
 		if err == nil || err.Error() != tc.want || !errors.Is(err, ErrConflict) {
 			t.Errorf("Check(%+v) = %v\nwant %s", tc.r, err, tc.want)
@@ -198,10 +194,6 @@ func TestFileAttacks(t *testing.T) {
 	if err := unix.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	huge := filepath.Join(f.dir, "huge")
-	if err := os.WriteFile(huge, []byte("a:x:1:1::/:"+strings.Repeat("s", account.MaxLine)+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	sparse := filepath.Join(f.dir, "sparse")
 	if err := os.WriteFile(sparse, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -217,8 +209,8 @@ func TestFileAttacks(t *testing.T) {
 		{fifo, "cannot read " + fifo + ": not a regular file"},
 		{"/dev/zero", "cannot read /dev/zero: not a regular file"},
 		{f.dir, "cannot read " + f.dir + ": not a regular file"},
-		{huge, huge + ":1: line longer than 1048576 bytes"},
-		{sparse, "cannot read " + sparse + ": larger than 64 MiB"},
+		{sparse, "cannot read " + sparse + ": file too large"},
+		{f.dir + "/missing", "cannot read " + f.dir + "/missing: no such file or directory"},
 	} {
 		g := f.Files
 		g.Passwd = tc.path
@@ -253,31 +245,6 @@ func TestMalformedNeverCounts(t *testing.T) {
 	}
 }
 
-// TestTornTail: an append cut short by SIGKILL leaves a prefix of the
-// line without "\n"; the next start completes that line rather than
-// keeping a well-formed entry with its shell cut short, or refusing the
-// name.
-func TestTornTail(t *testing.T) {
-	for _, cut := range []int{1, 7, 8, 9, 20, 29} {
-		f := newFixture(t, false)
-		line := "user1001:*:1001:100::/:/bin/sh"
-		f.write(t, f.Passwd, basePasswd+line[:len(line)-cut], 0o644)
-		p, err := f.Check(Request{UID: 1001, GID: 100, Home: "/"})
-		if err != nil || !p.AddPasswd || p.PasswdLine != line {
-			t.Fatalf("cut %d: Check = %+v, %v", cut, p, err)
-		}
-		if os.Geteuid() != 0 {
-			continue
-		}
-		if err := f.Apply(p, 1001, 100); err != nil {
-			t.Fatal(err)
-		}
-		if got := read(t, f.Passwd); got != basePasswd+line+"\n" {
-			t.Errorf("cut %d: passwd is\n%s", cut, got)
-		}
-	}
-}
-
 // TestLockTimeout: lckpwdf's lock held by someone else (here another open
 // file description, which an OFD lock conflicts with as with lckpwdf's
 // own) is waited for, then reported; nothing is written.
@@ -300,7 +267,7 @@ func TestLockTimeout(t *testing.T) {
 	before := snap(t, f.Passwd, f.Group)
 	start := time.Now()
 	err = f.Apply(p, 4242, 100)
-	want := "cannot lock " + f.Lock + ": another process (useradd, passwd, vipw, gosu) has held it for 1s"
+	want := "cannot lock " + f.Lock + ": another process (useradd, passwd, vipw, gosu) holds the lock"
 	if err == nil || err.Error() != want || !errors.Is(err, ErrLocked) {
 		t.Errorf("Apply = %v; want %q", err, want)
 	}
@@ -314,7 +281,7 @@ func TestLockTimeout(t *testing.T) {
 // the lock file.
 func TestNothingWritesNothing(t *testing.T) {
 	f := newFixture(t, true)
-	before := snap(t, f.Passwd, f.Group, f.Shadow, f.Gshadow, f.Lock, f.dir+"/etc")
+	before := snap(t, f.Passwd, f.Group, f.Shadow, f.gshadow, f.Lock, f.dir+"/etc")
 	p, err := f.Check(Request{UID: 1000, GID: 100})
 	if err != nil || !p.Nothing() {
 		t.Fatalf("Check = %+v, %v", p, err)
@@ -358,7 +325,7 @@ func TestSelf(t *testing.T) {
 	if err := unix.Lstat(filepath.Dir(f.home("me")), &st); err != nil || st.Mode != unix.S_IFDIR|0o755 {
 		t.Errorf("home's parent: mode %o, %v", st.Mode, err)
 	}
-	before := snap(t, f.Passwd, f.Group, f.Shadow, f.Gshadow, f.Lock, f.home("me"))
+	before := snap(t, f.Passwd, f.Group, f.Shadow, f.gshadow, f.Lock, f.home("me"))
 	p, err = f.Check(r)
 	if err != nil || !p.Nothing() {
 		t.Fatalf("second Check = %+v, %v", p, err)
@@ -402,13 +369,6 @@ func TestConcurrentGoroutines(t *testing.T) {
 	}
 	if len(lines) != want {
 		t.Errorf("%d lines, want %d:\n%s", len(lines), want, strings.Join(lines, "\n"))
-	}
-}
-
-func TestErrorsUnwrap(t *testing.T) {
-	err := cannotAdd("uid 1", "/etc/passwd", unix.EROFS)
-	if !errors.Is(err, ErrNotWritable) || !errors.Is(err, syscall.EROFS) || err.Error() != "cannot add uid 1 to /etc/passwd: /etc/passwd is on a read-only file system" {
-		t.Errorf("%v", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"gosu/internal/account"
+	"gosu/internal/errs"
 )
 
 // maxFile bounds what is read of an account file: it is held whole, to be
@@ -25,31 +26,30 @@ const maxFile = 64 << 20
 // lock file cannot be had (OpenShift: /etc is not writable, or the file is
 // root's), files are only appended to, in place, under flock(2) of each,
 // which every gosu takes, so gosu processes still exclude each other.
-//
-// The order makes every prefix of the work a state Check accepts and
-// completes: group, shadow (before the name exists), home, passwd last.
-func (f Files) Apply(p Plan, uid, gid uint32) error {
+func (f *Files) Apply(p Plan, uid, gid uint32) error {
 	if p.Nothing() {
 		return nil
 	}
-	locked := false
+	mode := inPlace
 	fd, err := unix.Open(f.Lock, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0o600)
 	if err == nil {
 		defer unix.Close(fd)
-		err = f.lock(f.Lock, fd, true)
-		if _, ok := err.(*failure); ok {
-			return err
+		err = f.lock(fd, true)
+		if err == ErrLocked {
+			return errs.Wrap("cannot lock "+f.Lock, err)
 		}
-		locked = err == nil // else (ENOLCK...) in place only, as above
+		if err == nil { // else (ENOLCK...) in place only, as above
+			mode = replacing
+		}
 	}
-	_, err = f.run(Request{UID: uid, GID: gid, Name: p.Name, Group: p.Group, Home: p.Home, Shell: p.Shell}, true, locked)
+	_, err = f.run(&Request{UID: uid, GID: gid, Name: p.Name, Group: p.Group, Home: p.Home, Shell: p.Shell}, mode)
 	return err
 }
 
 // lock takes a write lock of fd, lckpwdf's kind (ofd) or flock(2), trying
 // every 10 ms for f.LockWait: a Go program cannot interrupt a blocked fcntl
 // with alarm(2) as lckpwdf does.
-func (f Files) lock(path string, fd int, ofd bool) error {
+func (f *Files) lock(fd int, ofd bool) error {
 	lk := unix.Flock_t{Type: unix.F_WRLCK}
 	tries := f.LockWait / (10 * time.Millisecond)
 	if f.LockWait == 0 {
@@ -66,83 +66,103 @@ func (f Files) lock(path string, fd int, ofd bool) error {
 			return err
 		}
 		if tries <= 0 {
-			return &failure{msg: "cannot lock " + path + ": another process (useradd, passwd, vipw, gosu) holds it", kind: ErrLocked}
+			return ErrLocked
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// load reads path whole; with apply, under flock(2) of the file, which the
-// caller releases by closing fd. The file may have been renamed over while
-// this waited; then the new one is locked instead. One that exists but
-// cannot be read is an error, never empty: read as empty, it would lead to
-// adding a uid it has, or a name someone else has.
-func (f Files) load(path string, apply bool, st *unix.Stat_t) (fd int, data []byte, err error) {
-	var now unix.Stat_t
+// step reads path whole and finds in it the entry of id or the shadow line
+// of name (see find), which it returns with ok. Lacking one, with a line to
+// add, it makes sure the file may be written and, unless checking, adds the
+// line; ok then says the file has (or would have) it. A file that exists
+// but cannot be read is an error, never empty (read as empty, it would lead
+// to adding a uid it has, or a name someone else has), except shadow, which
+// is skipped silently when it cannot be read or written: it serves PAM and
+// pwck, and the account works without it. It is never created.
+//
+// Adding, the file is read and written under its flock(2); if it was
+// renamed over meanwhile, the new one is locked instead. Replacing, a copy
+// is renamed over the file; where that cannot work (EBUSY: a bind-mounted
+// file; denied: /etc not writable, or the copy could not get the file's
+// owner), and in place, the line is appended with one write(2) on an
+// O_APPEND descriptor, a "\n" first if the file lacks its last one: a short
+// line written so is not torn. A symlink is written through, not replaced.
+func (f *Files) step(path string, kind int, id uint32, name, line string, mode int) ([]byte, bool, error) {
+	var st, now unix.Stat_t
+	var fd int
+	var err error
 	for {
-		if fd, err = open(path, unix.O_RDONLY, st); err != nil || !apply {
-			break
+		fd, err = open(path, unix.O_RDONLY, &st)
+		if err == nil && mode != check {
+			err = f.lock(fd, false)
+			if err == nil && unix.Stat(path, &now) == nil && (now.Ino != st.Ino || now.Dev != st.Dev) {
+				unix.Close(fd)
+				continue
+			}
 		}
-		if err = f.lock(path, fd, false); err != nil || unix.Stat(path, &now) != nil || now.Ino == st.Ino && now.Dev == st.Dev {
-			break
-		}
-		unix.Close(fd)
+		break
 	}
-	if err != nil {
-		return fd, nil, fail("cannot read "+path, err)
-	}
+	defer unix.Close(fd)
 	b := make([]byte, 0, min(st.Size, maxFile)+512)
-	for len(b) <= maxFile && st.Size <= maxFile {
+	for err == nil {
+		if len(b) > maxFile || st.Size > maxFile {
+			err = unix.EFBIG
+			break
+		}
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]
 		}
-		n, err := unix.Read(fd, b[len(b):cap(b)])
-		if err != nil {
-			return fd, nil, fail("cannot read "+path, err)
-		}
-		if n == 0 {
-			return fd, b, nil
+		var n int
+		if n, err = unix.Read(fd, b[len(b):cap(b)]); n <= 0 {
+			break
 		}
 		b = b[:len(b)+n]
 	}
-	return fd, nil, &failure{msg: "cannot read " + path + ": larger than 64 MiB"}
-}
-
-// write adds line to path, whose content, data, the caller has read under
-// flock(2) of the file st describes. Holding lckpwdf's lock, it replaces
-// the file with a copy; where that cannot work (EBUSY: a bind-mounted
-// file; denied: /etc not writable, or the copy could not get the file's
-// owner), or without that lock, it appends in place with one write(2) on an
-// O_APPEND descriptor: a short line written so is not torn. A symlink is
-// written through, never replaced by a file.
-func write(path string, st *unix.Stat_t, data []byte, line string, locked bool) error {
+	if err != nil {
+		if kind == shadow {
+			return nil, false, nil
+		}
+		return nil, false, errs.Wrap("cannot read "+path, err)
+	}
+	if entry, err := find(path, b, kind, id, name); err != nil || entry != nil || line == "" {
+		return entry, entry != nil, err
+	}
 	more := line + "\n"
-	if len(data) > 0 && data[len(data)-1] != '\n' {
+	if len(b) > 0 && b[len(b)-1] != '\n' {
 		more = "\n" + more
 	}
-	var now unix.Stat_t
-	if locked && unix.Lstat(path, &now) == nil && now.Mode&unix.S_IFMT == unix.S_IFREG {
-		err := replace(path, st, append(data, more...))
-		if err != unix.EBUSY && err != unix.EXDEV && err != unix.EACCES && err != unix.EPERM && err != unix.EROFS {
-			return err
+	err = access(path, unix.W_OK)
+	appending := err == nil && mode != check
+	if appending && mode == replacing && unix.Lstat(path, &now) == nil && now.Mode&unix.S_IFMT == unix.S_IFREG {
+		err = replace(path, &st, append(b, more...))
+		if appending = err == unix.EBUSY || err == unix.EXDEV || err == unix.EACCES || err == unix.EPERM || err == unix.EROFS; appending {
+			err = nil
 		}
 	}
-	fd, err := open(path, unix.O_WRONLY|unix.O_APPEND, &now)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	n, err := unix.Write(fd, []byte(more))
-	if err == nil && n != len(more) {
-		err = unix.EIO // a short write to a regular file: the disk is full
-	}
-	if err != nil {
-		if n > 0 {
-			unix.Ftruncate(fd, int64(len(data))) // leave no part of a line
+	if appending {
+		var n int
+		if fd, err = open(path, unix.O_WRONLY|unix.O_APPEND, &now); err == nil {
+			defer unix.Close(fd)
+			if n, err = unix.Write(fd, []byte(more)); err == nil && n != len(more) {
+				err = unix.EIO // a short write to a regular file: the disk is full
+			}
+			if err != nil && n > 0 {
+				unix.Ftruncate(fd, int64(len(b))) // leave no part of a line
+			}
+			if err == nil {
+				err = unix.Fsync(fd)
+			}
 		}
-		return err
 	}
-	return unix.Fsync(fd)
+	if err != nil && kind != shadow {
+		what := "uid "
+		if kind == group {
+			what = "gid "
+		}
+		return nil, false, errs.Wrap("cannot add "+what+utoa(id)+" to "+path, err)
+	}
+	return nil, err == nil, nil
 }
 
 // replace writes b to path.gosu-tmp, gives it st's owner and mode, makes
