@@ -101,7 +101,7 @@ func Text(p *plan.Plan) string {
 			line("", "/etc/shadow += a locked entry for "+shq(u.Name))
 		}
 		if u.MakeHome {
-			line("", "mkdir "+shq(u.Home)+" (mode 0700, owned by the user)")
+			line("", "mkdir "+shq(u.Home)+" (mode 0755, owned by the user)")
 		}
 	}
 	for _, c := range p.Chown {

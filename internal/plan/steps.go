@@ -46,7 +46,7 @@ func (p *Plan) resolveUser(r Request) error {
 	if err != nil {
 		return errs.Wrap("--add-user", err)
 	}
-	if !u.AddPasswd && !u.AddGroup && !u.AddShadow && !u.MakeHome {
+	if u.Nothing() {
 		return nil
 	}
 	p.AddUser = &u

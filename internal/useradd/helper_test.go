@@ -219,8 +219,8 @@ func newFixture(t testing.TB, shadow bool) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{dir: dir, Files: Files{
-		Passwd:  filepath.Join(etc, "passwd"),
-		Group:   filepath.Join(etc, "group"),
+		Passwd: filepath.Join(etc, "passwd"),
+		Group:  filepath.Join(etc, "group"),
 		Shadow: filepath.Join(etc, "shadow"),
 		Lock:   filepath.Join(etc, ".pwd.lock"),
 	}, gshadow: filepath.Join(etc, "gshadow")}

@@ -51,9 +51,9 @@ func TestApplyFresh(t *testing.T) {
 	}
 	day := strconv.FormatInt(time.Now().Unix()/86400, 10)
 	for path, line := range map[string]string{
-		f.Passwd:  "user1001:x:1001:1001::" + f.home("user1001") + ":/bin/sh",
-		f.Group:   "user1001:x:1001:",
-		f.Shadow:  "user1001:!:" + day + ":0:99999:7:::",
+		f.Passwd: "user1001:x:1001:1001::" + f.home("user1001") + ":/bin/sh",
+		f.Group:  "user1001:x:1001:",
+		f.Shadow: "user1001:!:" + day + ":0:99999:7:::",
 	} {
 		if got, want := read(t, path), old[path].content+line+"\n"; got != want {
 			t.Errorf("%s:\n%s\nwant\n%s", path, got, want)
@@ -286,7 +286,7 @@ func TestReadOnlyEtc(t *testing.T) {
 	home := filepath.Join(f.dir, "ro", "home")
 	os.Mkdir(filepath.Join(f.dir, "ro"), 0o755)
 	out = runJob(t, job{Files: f.Files, UID: -1, Mounts: []mount{{Src: f.dir + "/ro", Dst: f.dir + "/ro", RO: true}}, Req: Request{UID: 1001, GID: 100, Home: home}})
-	if want := "cannot create home directory " + home + " for uid 1001: " + f.dir + "/ro: read-only file system"; out.CheckErr != want || out.Kind != "erofs" {
+	if want := "cannot create home directory " + home + " in " + f.dir + "/ro: read-only file system"; out.CheckErr != want || out.Kind != "erofs" {
 		t.Errorf("home: %+v\nwant %s", out, want)
 	}
 	unchanged(t, before)
@@ -566,6 +566,41 @@ func TestHomeAttacks(t *testing.T) {
 	}
 	if l, err := os.Readlink(h.Passwd); err != nil || l != realPasswd || !strings.HasSuffix(read(t, realPasswd), "\nuser1001:*:1001:100::/:/bin/sh\n") {
 		t.Errorf("symlinked passwd: %q %v %q", l, err, read(t, realPasswd))
+	}
+}
+
+// TestTempFileAttack: a file or symlink planted at the temporary name is
+// removed, never written through, and the file is still replaced.
+func TestTempFileAttack(t *testing.T) {
+	needRoot(t)
+	for _, plant := range []string{"symlink", "file"} {
+		f := newFixture(t, false)
+		victim := filepath.Join(f.dir, "victim")
+		f.write(t, victim, "victim\n", 0o600)
+		tmp := f.Passwd + ".gosu-tmp"
+		if plant == "symlink" {
+			if err := os.Symlink(victim, tmp); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			f.write(t, tmp, "left by a killed writer\n", 0o666)
+		}
+		ino := stat(t, f.Passwd).Ino
+		if _, err := ensure(f.Files, Request{UID: 1001, GID: 100, Home: "/"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(t, victim); got != "victim\n" {
+			t.Errorf("%s: victim written: %q", plant, got)
+		}
+		if got, want := read(t, f.Passwd), basePasswd+"user1001:*:1001:100::/:/bin/sh\n"; got != want {
+			t.Errorf("%s: passwd %q", plant, got)
+		}
+		if st := stat(t, f.Passwd); st.Ino == ino || st.Mode != unix.S_IFREG|0o644 {
+			t.Errorf("%s: passwd not replaced, or mode %o", plant, st.Mode)
+		}
+		if l := leftovers(t, filepath.Dir(f.Passwd)); len(l) > 0 {
+			t.Errorf("%s: left behind: %v", plant, l)
+		}
 	}
 }
 

@@ -186,10 +186,10 @@ func (f *Files) run(r *Request, mode int) (p Plan, err error) {
 		}
 		p.MakeHome = err == nil
 		if err == nil && mode != check {
-			dir, err = p.Home, makeHome(p.Home, r.UID, r.GID)
+			err = makeHome(p.Home, r.UID, r.GID)
 		}
 		if err != nil && (p.MakeHome || unix.Geteuid() == 0) {
-			return p, errs.Wrap("cannot create home directory "+p.Home+" for uid "+uid+": "+dir, err)
+			return p, errs.Wrap("cannot create home directory "+p.Home+" in "+dir, err)
 		}
 	}
 	_, _, err = f.step(f.Passwd, passwd, r.UID, p.Name, p.PasswdLine, mode)
@@ -241,7 +241,7 @@ func find(path string, data []byte, kind int, id uint32, name string) ([]byte, e
 				return line, nil
 			}
 			clash, why = n, " still has a password for that name, which the new account would get"
-			data = nil
+			data = nil // the first line for the name decides
 			continue
 		}
 		if err == nil && lineID == id {
@@ -306,6 +306,7 @@ func validPath(s string) bool {
 	return true
 }
 
+// invalid explains a request value that cannot go into an account file.
 func invalid(what, value string, path bool) error {
 	rule := ": use a lower-case letter or '_', then lower-case letters, digits, '_', '.' or '-', at most 32 in all (a final '$' is allowed)"
 	if path {

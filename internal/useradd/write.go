@@ -83,11 +83,11 @@ func (f *Files) lock(fd int, ofd bool) error {
 //
 // Adding, the file is read and written under its flock(2); if it was
 // renamed over meanwhile, the new one is locked instead. Replacing, a copy
-// is renamed over the file; where that cannot work (EBUSY: a bind-mounted
-// file; denied: /etc not writable, or the copy could not get the file's
-// owner), and in place, the line is appended with one write(2) on an
-// O_APPEND descriptor, a "\n" first if the file lacks its last one: a short
-// line written so is not torn. A symlink is written through, not replaced.
+// is renamed over the file. Where that fails (EBUSY: a bind-mounted file;
+// denied: /etc is not writable, or the copy could not get the file's owner)
+// and in place, the line is appended with one write(2) on an O_APPEND
+// descriptor, a "\n" first if the file lacks its last one: a short line
+// written so is not torn. A symlink is written through, not replaced.
 func (f *Files) step(path string, kind int, id uint32, name, line string, mode int) ([]byte, bool, error) {
 	var st, now unix.Stat_t
 	var fd int
@@ -104,7 +104,10 @@ func (f *Files) step(path string, kind int, id uint32, name, line string, mode i
 		break
 	}
 	defer unix.Close(fd)
-	b := make([]byte, 0, min(st.Size, maxFile)+512)
+	var b []byte
+	if err == nil && st.Size <= maxFile {
+		b = make([]byte, 0, st.Size+512) // room to see the end without growing
+	}
 	for err == nil {
 		if len(b) > maxFile || st.Size > maxFile {
 			err = unix.EFBIG
@@ -133,14 +136,11 @@ func (f *Files) step(path string, kind int, id uint32, name, line string, mode i
 		more = "\n" + more
 	}
 	err = access(path, unix.W_OK)
-	appending := err == nil && mode != check
-	if appending && mode == replacing && unix.Lstat(path, &now) == nil && now.Mode&unix.S_IFMT == unix.S_IFREG {
-		err = replace(path, &st, append(b, more...))
-		if appending = err == unix.EBUSY || err == unix.EXDEV || err == unix.EACCES || err == unix.EPERM || err == unix.EROFS; appending {
-			err = nil
+	if err == nil && mode != check {
+		if mode == replacing && unix.Lstat(path, &now) == nil && now.Mode&unix.S_IFMT == unix.S_IFREG &&
+			replace(path, &st, append(b, more...)) == nil {
+			return nil, true, nil
 		}
-	}
-	if appending {
 		var n int
 		if fd, err = open(path, unix.O_WRONLY|unix.O_APPEND, &now); err == nil {
 			defer unix.Close(fd)
