@@ -99,6 +99,20 @@ func copyFile(t *testing.T, from, to string) {
 // before CVE-2022-24769), so that clearing them is visible.
 func (c *container) configure(t *testing.T, terminal bool, args ...string) {
 	t.Helper()
+	c.edit(t, func(cfg map[string]any) {
+		process := cfg["process"].(map[string]any)
+		process["terminal"] = terminal
+		process["args"] = args
+		process["noNewPrivileges"] = false // as Docker
+		process["capabilities"] = map[string]any{
+			"bounding": dockerCaps, "effective": dockerCaps, "permitted": dockerCaps, "inheritable": dockerCaps,
+		}
+	})
+}
+
+// edit changes the bundle's config.json.
+func (c *container) edit(t *testing.T, change func(cfg map[string]any)) {
+	t.Helper()
 	path := filepath.Join(c.dir, "config.json")
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -108,13 +122,7 @@ func (c *container) configure(t *testing.T, terminal bool, args ...string) {
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	process := cfg["process"].(map[string]any)
-	process["terminal"] = terminal
-	process["args"] = args
-	process["noNewPrivileges"] = false // as Docker
-	process["capabilities"] = map[string]any{
-		"bounding": dockerCaps, "effective": dockerCaps, "permitted": dockerCaps, "inheritable": dockerCaps,
-	}
+	change(cfg)
 	if data, err = json.MarshalIndent(cfg, "", "\t"); err != nil {
 		t.Fatal(err)
 	}

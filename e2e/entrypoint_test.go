@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,26 +161,5 @@ func TestContainerEntrypointSteps(t *testing.T) {
 	r = c.probe(t, "gosu", "--add-user", "4242:4242", "sh", "-c", "echo who=$(whoami); echo home=$HOME; echo homeowner=$(stat -c %u:%g $HOME)")
 	if r.code != 0 || r.probe["who"] != "user4242" || r.probe["home"] != "/home/user4242" || r.probe["homeowner"] != "4242:4242" {
 		t.Errorf("--add-user in runc: exit %d, stdout %q", r.code, r.stdout)
-	}
-}
-
-// edit changes the bundle's config.json.
-func (c *container) edit(t *testing.T, change func(cfg map[string]any)) {
-	t.Helper()
-	path := filepath.Join(c.dir, "config.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	change(cfg)
-	if data, err = json.MarshalIndent(cfg, "", "\t"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -132,8 +132,14 @@ func run(t *testing.T, env []string, argv ...string) result {
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String(), probe: map[string]string{}}
+	return resultOf(t, argv, stdout.String(), stderr.String(), cmd.Run())
+}
+
+// resultOf is what a finished command did: its output, the exit status
+// from err (what Run or Wait returned), and the probe's key=value lines.
+func resultOf(t *testing.T, argv []string, stdout, stderr string, err error) result {
+	t.Helper()
+	r := result{stdout: stdout, stderr: stderr, probe: map[string]string{}}
 	var exit *exec.ExitError
 	switch {
 	case errors.As(err, &exit):

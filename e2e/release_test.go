@@ -384,19 +384,6 @@ func runRetry(t *testing.T, env []string, argv ...string) result {
 			}
 			t.Fatalf("%q timed out %d times", argv, attempt)
 		}
-		r := result{stdout: stdout.String(), stderr: stderr.String(), probe: map[string]string{}}
-		var exit *exec.ExitError
-		switch {
-		case errors.As(err, &exit):
-			r.code = exit.ExitCode()
-		case err != nil:
-			t.Fatalf("running %q: %v", argv, err)
-		}
-		for line := range strings.SplitSeq(r.stdout, "\n") {
-			if k, v, ok := strings.Cut(line, "="); ok {
-				r.probe[k] = v
-			}
-		}
-		return r
+		return resultOf(t, argv, stdout.String(), stderr.String(), err)
 	}
 }
