@@ -34,7 +34,7 @@ var (
 // A number with a sign or beyond MaxID gives ErrRange (never a wrapped or
 // clamped value: su-exec 0.3 turns 4294967296 into root); anything else that
 // is not made only of digits gives ErrNotDecimal.
-func ParseID[T ~string | ~[]byte](s T) (uint32, error) {
+func ParseID(s string) (uint32, error) {
 	digits := s
 	if len(s) > 1 && (s[0] == '+' || s[0] == '-') {
 		digits = s[1:]

@@ -2,8 +2,10 @@ package account
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"strconv"
+	"syscall"
 )
 
 // Upstream's wording, which scripts and people grep for.
@@ -63,86 +65,112 @@ func (e *NotFoundError) Unwrap() []error {
 
 // UserByName returns the first well-formed passwd entry called name.
 func (db DB) UserByName(name string) (User, error) {
-	var u User
-	var bad *Malformed
-	found := false
-	unreadable, err := scan(db.Passwd, func(line []byte, n int) bool {
-		if string(firstField(line)) != name {
-			return false
-		}
-		p, err := parsePasswd(line)
-		if err != nil {
-			if bad == nil {
-				bad = &Malformed{Path: db.Passwd, Line: n, Why: err}
-			}
-			return false
-		}
-		u, found = p.user(), true
-		return true
-	})
-	if err != nil {
-		return User{}, err
-	}
-	if !found {
-		return User{}, &NotFoundError{Err: ErrNoPasswdEntries, Malformed: bad, Unreadable: unreadable}
-	}
-	return u, nil
+	u, _, _, err := db.find(userByName, name, 0)
+	return u, err
 }
 
 // UserByID returns the first well-formed passwd entry with this uid, and
 // whether there is one.
 func (db DB) UserByID(uid uint32) (User, bool, error) {
-	var u User
-	found := false
-	_, err := scan(db.Passwd, func(line []byte, _ int) bool {
-		if p, err := parsePasswd(line); err == nil && p.uid == uid {
-			u, found = p.user(), true
-		}
-		return found
-	})
+	u, _, found, err := db.find(userByID, "", uid)
 	return u, found, err
 }
 
 // GroupByName returns the first well-formed group entry called name.
 func (db DB) GroupByName(name string) (Group, error) {
-	var g Group
-	var bad *Malformed
-	found := false
-	unreadable, err := scan(db.Group, func(line []byte, n int) bool {
-		if string(firstField(line)) != name {
-			return false
-		}
-		p, err := parseGroup(line)
-		if err != nil {
-			if bad == nil {
-				bad = &Malformed{Path: db.Group, Line: n, Why: err}
-			}
-			return false
-		}
-		g, found = Group{Name: name, GID: p.gid}, true
-		return true
-	})
+	u, _, _, err := db.find(groupByName, name, 0)
 	if err != nil {
 		return Group{}, err
 	}
-	if !found {
-		return Group{}, &NotFoundError{Err: ErrNoGroupEntries, Malformed: bad, Unreadable: unreadable}
-	}
-	return g, nil
+	return Group{Name: name, GID: u.GID}, nil
 }
 
 // GroupsOf returns the gids of every well-formed group entry that lists user
 // as a member, in file order, each gid once. A user's primary group is not
 // added: the member lists alone decide, as upstream.
 func (db DB) GroupsOf(user string) ([]uint32, error) {
-	var gids []uint32
-	seen := make(map[uint32]bool)
-	_, err := scan(db.Group, func(line []byte, _ int) bool {
-		if p, err := parseGroup(line); err == nil && !seen[p.gid] && p.hasMember(user) {
-			seen[p.gid] = true
-			gids = append(gids, p.gid)
-		}
-		return false
-	})
+	_, gids, _, err := db.find(groupsOf, user, 0)
 	return gids, err
+}
+
+// What find looks for.
+const (
+	userByName = iota
+	userByID
+	groupByName // the entry's gid is returned as the User's
+	groupsOf
+)
+
+// find reads the passwd file (the group file for groupByName and groupsOf)
+// line by line, skipping comments and blank lines, until the first
+// well-formed entry called name, or with uid id, is found, or, for groupsOf,
+// to the end, gathering the gids of the groups that list name as a member.
+// A lookup by name that finds nothing returns a NotFoundError.
+//
+// A file that is missing, or that exists but may not be read, reads as
+// empty, as upstream; in the second case the NotFoundError says why. A line
+// that cannot be read as a line stops the lookup: nothing after it can be
+// trusted to have been seen.
+func (db DB) find(what int, name string, id uint32) (u User, gids []uint32, found bool, err error) {
+	path, fields, missing := db.Passwd, passwdFields, ErrNoPasswdEntries
+	if what >= groupByName {
+		path, fields, missing = db.Group, groupFields, ErrNoGroupEntries
+	}
+	byName := what == userByName || what == groupByName
+	var unreadable *fs.PathError
+	var bad *Malformed
+	fd, err := openRegular(path)
+	switch {
+	case err == syscall.ENOENT:
+		err = nil
+	case err == syscall.EACCES || err == syscall.EPERM:
+		unreadable, err = &fs.PathError{Op: "open", Path: path, Err: err}, nil
+	case err != nil:
+		return User{}, nil, false, err
+	default:
+		var seen map[uint32]bool
+		var f [passwdFields][]byte
+		l := newLines(fdReader(fd))
+		for !found {
+			line, e := l.next()
+			if e == io.EOF {
+				break
+			}
+			if e == ErrLineTooLong {
+				err = &LineError{Path: path, Line: l.n, Err: e}
+			} else if e != nil {
+				err = &fs.PathError{Op: "read", Path: path, Err: e}
+			}
+			if err != nil {
+				break
+			}
+			if skip(line) || byName && string(firstField(line)) != name {
+				continue
+			}
+			ids, e := parse(line, f[:fields])
+			switch {
+			case e != nil:
+				if byName && bad == nil {
+					bad = &Malformed{Path: path, Line: l.n, Why: e}
+				}
+			case what == groupsOf:
+				if !seen[ids[0]] && hasMember(f[3], name) {
+					if seen == nil {
+						seen = make(map[uint32]bool)
+					}
+					seen[ids[0]] = true
+					gids = append(gids, ids[0])
+				}
+			case what == groupByName:
+				u.GID, found = ids[0], true
+			case byName || ids[0] == id:
+				u, found = User{Name: string(f[0]), UID: ids[0], GID: ids[1], Home: string(f[5]), Shell: string(f[6])}, true
+			}
+		}
+		syscall.Close(fd)
+	}
+	if err == nil && byName && !found {
+		err = &NotFoundError{Err: missing, Malformed: bad, Unreadable: unreadable}
+	}
+	return u, gids, found, err
 }

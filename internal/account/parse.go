@@ -68,75 +68,53 @@ func idError(what string, field []byte) error {
 	return errors.New(what + " " + errs.Quote(string(field)) + " is not a decimal number in 0-4294967294")
 }
 
-// passwdLine holds the fields of a passwd line without copying them.
-type passwdLine struct {
-	name, home, shell []byte
-	uid, gid          uint32
-}
-
-func parsePasswd(line []byte) (passwdLine, error) {
-	var f [passwdFields][]byte
-	if n, ok := split(line, f[:]); !ok {
-		return passwdLine{}, fieldsError(n, passwdFields)
+// parse checks the fields of a passwd line (len(f) is passwdFields) or a
+// group line (groupFields) and fills f with them, without copying. It
+// returns the uid and gid of a passwd line, or the gid of a group line
+// first.
+func parse(line []byte, f [][]byte) (ids [2]uint32, err error) {
+	kind, last, id := "user", 3, "uid"
+	if len(f) == groupFields {
+		kind, last, id = "group", 2, "gid"
+	}
+	if n, ok := split(line, f); !ok {
+		return ids, fieldsError(n, len(f))
 	}
 	if len(f[0]) == 0 {
-		return passwdLine{}, errors.New("empty user name")
+		return ids, errors.New("empty " + kind + " name")
 	}
-	uid, err := ParseID(f[2])
-	if err != nil {
-		return passwdLine{}, idError("uid", f[2])
+	for i := 2; i <= last; i, id = i+1, "gid" {
+		if ids[i-2], err = ParseID(string(f[i])); err != nil {
+			return ids, idError(id, f[i])
+		}
 	}
-	gid, err := ParseID(f[3])
-	if err != nil {
-		return passwdLine{}, idError("gid", f[3])
-	}
-	return passwdLine{name: f[0], uid: uid, gid: gid, home: f[5], shell: f[6]}, nil
-}
-
-func (p passwdLine) user() User {
-	return User{Name: string(p.name), UID: p.uid, GID: p.gid, Home: string(p.home), Shell: string(p.shell)}
+	return ids, nil
 }
 
 // ParseUser parses one passwd line, without its line ending ("\n" or
 // "\r\n"): a "\r" given here is part of the last field.
 func ParseUser(line []byte) (User, error) {
-	p, err := parsePasswd(line)
+	var f [passwdFields][]byte
+	ids, err := parse(line, f[:])
 	if err != nil {
 		return User{}, err
 	}
-	return p.user(), nil
-}
-
-// groupLine holds the fields of a group line without copying them.
-type groupLine struct {
-	name, members []byte
-	gid           uint32
-}
-
-func parseGroup(line []byte) (groupLine, error) {
-	var f [groupFields][]byte
-	if n, ok := split(line, f[:]); !ok {
-		return groupLine{}, fieldsError(n, groupFields)
-	}
-	if len(f[0]) == 0 {
-		return groupLine{}, errors.New("empty group name")
-	}
-	gid, err := ParseID(f[2])
-	if err != nil {
-		return groupLine{}, idError("gid", f[2])
-	}
-	return groupLine{name: f[0], gid: gid, members: f[3]}, nil
+	return User{Name: string(f[0]), UID: ids[0], GID: ids[1], Home: string(f[5]), Shell: string(f[6])}, nil
 }
 
 // hasMember reports whether name is one of the comma-separated members,
 // compared exactly.
-func (g groupLine) hasMember(name string) bool {
-	if len(g.members) == 0 {
-		return false
-	}
-	for m := range bytes.SplitSeq(g.members, []byte{','}) {
-		if string(m) == name {
+func hasMember(members []byte, name string) bool {
+	for len(members) > 0 {
+		i := bytes.IndexByte(members, ',')
+		if i < 0 {
+			return string(members) == name
+		}
+		if string(members[:i]) == name {
 			return true
+		}
+		if members = members[i+1:]; len(members) == 0 {
+			return name == "" // after a trailing ","
 		}
 	}
 	return false
@@ -145,17 +123,24 @@ func (g groupLine) hasMember(name string) bool {
 // ParseGroup parses one group line, without its line ending ("\n" or
 // "\r\n"): a "\r" given here is part of the member list.
 func ParseGroup(line []byte) (Group, error) {
-	g, err := parseGroup(line)
+	var f [groupFields][]byte
+	ids, err := parse(line, f[:])
 	if err != nil {
 		return Group{}, err
 	}
 	var members []string
-	if len(g.members) > 0 {
-		for m := range bytes.SplitSeq(g.members, []byte{','}) {
+	for m := f[3]; len(m) > 0; {
+		i := bytes.IndexByte(m, ',')
+		if i < 0 {
 			members = append(members, string(m))
+			break
+		}
+		members = append(members, string(m[:i]))
+		if m = m[i+1:]; len(m) == 0 {
+			members = append(members, "") // after a trailing ","
 		}
 	}
-	return Group{Name: string(g.name), GID: g.gid, Members: members}, nil
+	return Group{Name: string(f[0]), GID: ids[0], Members: members}, nil
 }
 
 // firstField is the text before the first ':', which is what a malformed line

@@ -70,40 +70,8 @@ func fileKind(mode uint32) string {
 	return "an unknown type" // stat follows symbolic links: none is left
 }
 
-// scan calls fn for every line of path that is not a comment or blank, until
-// fn returns true. A file that is missing, or that exists but may not be
-// read, reads as empty, as upstream; in the second case unreadable says why,
-// so that a failed lookup by name can tell the user.
-func scan(path string, fn func(line []byte, n int) bool) (unreadable *fs.PathError, err error) {
-	fd, err := openRegular(path)
-	switch {
-	case errors.Is(err, syscall.ENOENT):
-		return nil, nil
-	case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
-		return &fs.PathError{Op: "open", Path: path, Err: err}, nil
-	case err != nil:
-		return nil, err
-	}
-	defer syscall.Close(fd)
-	l := newLines(fdReader(fd))
-	for {
-		line, err := l.next()
-		switch {
-		case err == io.EOF:
-			return nil, nil
-		case errors.Is(err, ErrLineTooLong):
-			return nil, &LineError{Path: path, Line: l.n, Err: err}
-		case err != nil:
-			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
-		}
-		if !skip(line) && fn(line, l.n) {
-			return nil, nil
-		}
-	}
-}
-
 // openRegular opens path for reading if it is a regular file. It returns
-// ENOENT, EACCES and EPERM bare, for scan to read them as an empty file.
+// ENOENT, EACCES and EPERM bare, for find to read them as an empty file.
 //
 // The type is checked before opening, because opening a device runs its
 // driver (a watchdog starts counting, a tape rewinds), and again on the open
@@ -117,33 +85,27 @@ func scan(path string, fn func(line []byte, n int) bool) (unreadable *fs.PathErr
 // a lookup costs at start-up.
 func openRegular(path string) (int, error) {
 	var st syscall.Stat_t
-	if err := stat(path, &st); err != nil {
-		return -1, openError(path, err)
+	fd, op := -1, "open"
+	err := stat(path, &st)
+	if err == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG {
+		if fd, err = open(path); err == nil {
+			op = "fstat"
+			err = syscall.Fstat(fd, &st)
+		}
 	}
-	if err := regular(path, &st); err != nil {
-		return -1, err
+	switch {
+	case err == nil && st.Mode&syscall.S_IFMT != syscall.S_IFREG:
+		err = &NotRegularError{Path: path, Mode: st.Mode & syscall.S_IFMT}
+	case err == nil, op == "open" && (err == syscall.ENOENT || err == syscall.EACCES || err == syscall.EPERM):
+		// These read as an empty file: returned bare.
+	default:
+		err = &fs.PathError{Op: op, Path: path, Err: err}
 	}
-	fd, err := open(path)
-	if err != nil {
-		return -1, openError(path, err)
-	}
-	if err = syscall.Fstat(fd, &st); err != nil {
-		err = &fs.PathError{Op: "fstat", Path: path, Err: err}
-	} else {
-		err = regular(path, &st)
-	}
-	if err != nil {
+	if err != nil && fd >= 0 {
 		syscall.Close(fd)
-		return -1, err
+		fd = -1
 	}
-	return fd, nil
-}
-
-func regular(path string, st *syscall.Stat_t) error {
-	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return &NotRegularError{Path: path, Mode: st.Mode & syscall.S_IFMT}
-	}
-	return nil
+	return fd, err
 }
 
 func stat(path string, st *syscall.Stat_t) error {
@@ -161,16 +123,6 @@ func open(path string) (int, error) {
 			return fd, err
 		}
 	}
-}
-
-// openError keeps the errors that read as an empty file bare and names the
-// path in the others.
-func openError(path string, err error) error {
-	switch err {
-	case syscall.ENOENT, syscall.EACCES, syscall.EPERM:
-		return err
-	}
-	return &fs.PathError{Op: "open", Path: path, Err: err}
 }
 
 type fdReader int

@@ -58,59 +58,53 @@ func last() int {
 	return lo
 }
 
-// collect asks read about each capability this kernel knows and returns the
-// mask of those it answers 1 for.
-func collect(read func(c uintptr) (int, error)) (uint64, error) {
-	var mask uint64
+// each makes prctl(op, c) for each capability c in mask, up to the kernel's
+// last one (prctl(op, sub, c) when sub is not 0), and returns the mask of
+// those it answered 1 for. It stops at the first error.
+func each(op, sub uintptr, mask uint64) (uint64, error) {
+	var ones uint64
 	for i, n := 0, last(); i <= n; i++ {
-		on, err := read(uintptr(i))
-		if err != nil {
-			return 0, err
+		if mask&(1<<i) == 0 {
+			continue
 		}
-		if on == 1 {
-			mask |= 1 << i
+		a2, a3 := uintptr(i), uintptr(0)
+		if sub != 0 {
+			a2, a3 = sub, uintptr(i)
+		}
+		r, _, errno := unix.Syscall6(unix.SYS_PRCTL, op, a2, a3, 0, 0, 0)
+		if errno != 0 {
+			return 0, errno
+		}
+		if r == 1 {
+			ones |= 1 << i
 		}
 	}
-	return mask, nil
-}
-
-// each calls do for each capability in mask, up to the kernel's last one.
-func each(mask uint64, do func(c uintptr) error) error {
-	for i, n := 0, last(); i <= n; i++ {
-		if mask&(1<<i) != 0 {
-			if err := do(uintptr(i)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return ones, nil
 }
 
 // Bounding returns the calling thread's bounding set.
 func Bounding() (uint64, error) {
-	return collect(func(c uintptr) (int, error) { return unix.PrctlRetInt(unix.PR_CAPBSET_READ, c, 0, 0, 0) })
+	return each(unix.PR_CAPBSET_READ, 0, ^uint64(0))
 }
 
 // LimitBounding drops from the calling thread's bounding set every
 // capability not in keep. It needs CAP_SETPCAP, so it must come before the
 // switch to a non-root uid.
 func LimitBounding(keep uint64) error {
-	return each(^keep, func(c uintptr) error { return unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0) })
+	_, err := each(unix.PR_CAPBSET_DROP, 0, ^keep)
+	return err
 }
 
 // Ambient returns the calling thread's ambient set.
 func Ambient() (uint64, error) {
-	return collect(func(c uintptr) (int, error) {
-		return unix.PrctlRetInt(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_IS_SET, c, 0, 0)
-	})
+	return each(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_IS_SET, ^uint64(0))
 }
 
 // RaiseAmbient adds every capability in mask to the calling thread's ambient
 // set; each must already be permitted and inheritable.
 func RaiseAmbient(mask uint64) error {
-	return each(mask, func(c uintptr) error {
-		return unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, c, 0, 0)
-	})
+	_, err := each(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, mask)
+	return err
 }
 
 // KeepOnSetuid sets the calling thread's SECBIT_KEEP_CAPS, so that a switch

@@ -71,17 +71,22 @@ const ngroupsMax = 65536
 // mode of /proc/self/exe, so it also works where /proc is not mounted. A
 // caller with only ambient capabilities, or root, leaves AT_SECURE clear.
 func RefuseSetuid(prog string) error {
-	const instead = ", which is an extremely insecure and completely unsupported configuration! (what you want instead is likely 'sudo' or 'su')"
-	if r, e := unix.Getuid(), unix.Geteuid(); r != e {
-		return errors.New(prog + " appears to be installed with the 'setuid' bit set (real uid " + itoa(r) + ", effective uid " + itoa(e) + ")" + instead)
+	bit, ids, r, e := "", "", 0, 0
+	if r, e = unix.Getuid(), unix.Geteuid(); r != e {
+		bit, ids = "setuid", "uid"
+	} else if r, e = unix.Getgid(), unix.Getegid(); r != e {
+		bit, ids = "setgid", "gid"
 	}
-	if r, e := unix.Getgid(), unix.Getegid(); r != e {
-		return errors.New(prog + " appears to be installed with the 'setgid' bit set (real gid " + itoa(r) + ", effective gid " + itoa(e) + ")" + instead)
+	var why string
+	switch {
+	case bit != "":
+		why = "the '" + bit + "' bit set (real " + ids + " " + utoa(uint64(r), 10) + ", effective " + ids + " " + utoa(uint64(e), 10) + ")"
+	case secureExec():
+		why = "file capabilities (the kernel started it in secure mode, AT_SECURE)"
+	default:
+		return nil
 	}
-	if secureExec() {
-		return errors.New(prog + " appears to be installed with file capabilities (the kernel started it in secure mode, AT_SECURE)" + instead)
-	}
-	return nil
+	return errors.New(prog + " appears to be installed with " + why + ", which is an extremely insecure and completely unsupported configuration! (what you want instead is likely 'sudo' or 'su')")
 }
 
 // secureExec reports whether the auxiliary vector has AT_SECURE set. An
@@ -178,8 +183,10 @@ func ParentDeathSignal(sig syscall.Signal, ppid int) error {
 }
 
 // capErr explains a capability operation refused for lack of a capability.
+//
+//go:noinline
 func capErr(err error, need string) error {
-	if errors.Is(err, syscall.EPERM) {
+	if errno, _ := err.(syscall.Errno); errno == syscall.EPERM {
 		return errs.Explain("operation not permitted (needs "+need+" in the permitted set)", err)
 	}
 	return err
@@ -219,11 +226,22 @@ func getres(trap uintptr, ids *[3]uint32) {
 
 // Is reports whether the ids are exactly t's uid, gid and groups.
 func (c IDs) Is(t Target) bool {
-	return c.UID == [3]uint32{t.UID, t.UID, t.UID} && c.GID == [3]uint32{t.GID, t.GID, t.GID} && sameSet(c.Groups, t.Groups)
+	groups, gid, uid := c.diff(t)
+	return !groups && !gid && !uid
+}
+
+// diff reports which of the groups, the gids and the uids differ from t's.
+//
+//go:noinline
+func (c IDs) diff(t Target) (groups, gid, uid bool) {
+	return !sameSet(c.Groups, t.Groups), c.GID != [3]uint32{t.GID, t.GID, t.GID}, c.UID != [3]uint32{t.UID, t.UID, t.UID}
 }
 
 // sameSet compares group lists as sets: the kernel sorts the list it is
-// given, and a repeated gid grants nothing more.
+// given, and a repeated gid grants nothing more. Not inlined: its maps
+// would be copied into each of its callers.
+//
+//go:noinline
 func sameSet(a, b []uint32) bool {
 	inA := make(map[uint32]bool, len(a))
 	for _, g := range a {
@@ -243,7 +261,8 @@ func sameSet(a, b []uint32) bool {
 // in a user namespace where setgroups is denied, asking for the current
 // groups must still work.
 func (c IDs) change(t Target) error {
-	if !sameSet(c.Groups, t.Groups) {
+	groups, gid, uid := c.diff(t)
+	if groups {
 		var p unsafe.Pointer
 		if len(t.Groups) > 0 {
 			p = unsafe.Pointer(&t.Groups[0])
@@ -252,12 +271,12 @@ func (c IDs) change(t Target) error {
 			return explain("setgroups", errno, t)
 		}
 	}
-	if c.GID != [3]uint32{t.GID, t.GID, t.GID} {
+	if gid {
 		if _, _, errno := unix.RawSyscall(sysSetresgid, uintptr(t.GID), uintptr(t.GID), uintptr(t.GID)); errno != 0 {
 			return explain("setgid", errno, t)
 		}
 	}
-	if c.UID != [3]uint32{t.UID, t.UID, t.UID} {
+	if uid {
 		if _, _, errno := unix.RawSyscall(sysSetresuid, uintptr(t.UID), uintptr(t.UID), uintptr(t.UID)); errno != 0 {
 			return explain("setuid", errno, t)
 		}
@@ -279,12 +298,13 @@ func Preflight(t Target) error {
 		return errs.Wrap("reading capabilities", err)
 	}
 	const setgid, setuid = 1 << unix.CAP_SETGID, 1 << unix.CAP_SETUID
+	groups, gid, uid := c.diff(t)
 	switch {
-	case !sameSet(c.Groups, t.Groups) && s.Effective&setgid == 0:
+	case groups && s.Effective&setgid == 0:
 		return explain("setgroups", syscall.EPERM, t)
-	case c.GID != [3]uint32{t.GID, t.GID, t.GID} && s.Effective&setgid == 0:
+	case gid && s.Effective&setgid == 0:
 		return explain("setgid", syscall.EPERM, t)
-	case c.UID != [3]uint32{t.UID, t.UID, t.UID} && s.Effective&setuid == 0:
+	case uid && s.Effective&setuid == 0:
 		return explain("setuid", syscall.EPERM, t)
 	}
 	return nil
@@ -294,22 +314,23 @@ func Preflight(t Target) error {
 // a bare "operation not permitted".
 func explain(call string, err error, t Target) error {
 	var why string
+	errno, _ := err.(syscall.Errno)
 	switch {
-	case errors.Is(err, syscall.EPERM) && unix.Geteuid() != 0:
-		why = "not running as root (uid " + itoa(unix.Geteuid()) + "): only root can switch to another identity; without root, gosu can only run a command as its own current identity"
-	case errors.Is(err, syscall.EPERM) && call == "setgroups" && setgroupsDenied():
+	case errno == syscall.EPERM && unix.Geteuid() != 0:
+		why = "not running as root (uid " + utoa(uint64(unix.Geteuid()), 10) + "): only root can switch to another identity; without root, gosu can only run a command as its own current identity"
+	case errno == syscall.EPERM && call == "setgroups" && setgroupsDenied():
 		why = "setgroups is denied in this user namespace (/proc/self/setgroups is \"deny\"), so the supplementary groups cannot be changed"
-	case errors.Is(err, syscall.EPERM) && call == "setuid":
+	case errno == syscall.EPERM && call == "setuid":
 		why = "the process lacks CAP_SETUID (a container started without it?)"
-	case errors.Is(err, syscall.EPERM):
+	case errno == syscall.EPERM:
 		why = "the process lacks CAP_SETGID (a container started without it?)"
-	case errors.Is(err, syscall.EINVAL) && call == "setuid":
-		why = "uid " + utoa(t.UID) + " is not mapped in this user namespace"
-	case errors.Is(err, syscall.EINVAL) && call == "setgid":
-		why = "gid " + utoa(t.GID) + " is not mapped in this user namespace"
-	case errors.Is(err, syscall.EINVAL) && len(t.Groups) > ngroupsMax:
-		why = strconv.Itoa(len(t.Groups)) + " supplementary groups are more than the kernel's limit of " + strconv.Itoa(ngroupsMax)
-	case errors.Is(err, syscall.EINVAL):
+	case errno == syscall.EINVAL && call == "setuid":
+		why = "uid " + utoa(uint64(t.UID), 10) + " is not mapped in this user namespace"
+	case errno == syscall.EINVAL && call == "setgid":
+		why = "gid " + utoa(uint64(t.GID), 10) + " is not mapped in this user namespace"
+	case errno == syscall.EINVAL && len(t.Groups) > ngroupsMax:
+		why = utoa(uint64(len(t.Groups)), 10) + " supplementary groups are more than the kernel's limit of " + utoa(ngroupsMax, 10)
+	case errno == syscall.EINVAL:
 		why = "a supplementary group is not mapped in this user namespace"
 	default:
 		why = err.Error()
@@ -325,9 +346,9 @@ func setgroupsDenied() bool {
 	if err != nil {
 		return false
 	}
-	defer unix.Close(fd)
 	var b [8]byte
 	n, _ := unix.Read(fd, b[:])
+	unix.Close(fd)
 	return string(b[:max(n, 0)]) == "deny\n"
 }
 
@@ -338,56 +359,68 @@ func verify(t Target) error {
 	if err != nil {
 		return errs.Wrap("reading back credentials", err)
 	}
-	if c.UID != [3]uint32{t.UID, t.UID, t.UID} {
-		return errors.New("credentials check failed: real/effective/saved uid are " + triple(c.UID) + ", want " + utoa(t.UID))
-	}
-	if c.GID != [3]uint32{t.GID, t.GID, t.GID} {
-		return errors.New("credentials check failed: real/effective/saved gid are " + triple(c.GID) + ", want " + utoa(t.GID))
-	}
-	if !sameSet(c.Groups, t.Groups) {
-		return errors.New("credentials check failed: supplementary groups are " + list(c.Groups) + ", want " + list(t.Groups))
-	}
-	if t.LimitBounding {
-		if b, err := caps.Bounding(); err != nil || b&^t.KeepCaps != 0 {
-			return errors.New("credentials check failed: bounding set " + hex(b) + " is not limited to " + hex(t.KeepCaps))
-		}
-	}
-	if t.NoNewPrivs {
-		if on, err := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); err != nil || on != 1 {
-			return errors.New("credentials check failed: no_new_privs is not set")
-		}
-	}
-	if t.UID == 0 {
-		return nil
-	}
-	s, err := caps.Get()
-	if err != nil {
-		return errs.Wrap("reading back capabilities", err)
-	}
+	var why string
 	k := t.KeepCaps
-	if s != (caps.Sets{Effective: k, Permitted: k, Inheritable: k}) {
-		return errors.New("credentials check failed: capabilities after switching to uid " + utoa(t.UID) +
-			" are effective " + hex(s.Effective) + ", permitted " + hex(s.Permitted) + ", inheritable " + hex(s.Inheritable) +
-			"; want " + hex(k))
+	groups, gid, uid := c.diff(t)
+	switch {
+	case uid:
+		why = "real/effective/saved uid are " + triple(c.UID) + ", want " + utoa(uint64(t.UID), 10)
+	case gid:
+		why = "real/effective/saved gid are " + triple(c.GID) + ", want " + utoa(uint64(t.GID), 10)
+	case groups:
+		why = "supplementary groups are " + list(c.Groups) + ", want " + list(t.Groups)
 	}
-	if k != 0 {
-		if a, err := caps.Ambient(); err != nil || a != k {
-			return errors.New("credentials check failed: ambient capabilities are " + hex(a) + ", want " + hex(k))
+	if why == "" && t.LimitBounding {
+		if b, err := caps.Bounding(); err != nil || b&^k != 0 {
+			why = "bounding set " + utoa(b, 16) + " is not limited to " + utoa(k, 16)
 		}
 	}
-	// The real test of a drop: root must now be out of reach for the thread
-	// that will exec. Were it to succeed, gosu exits without exec'ing.
-	if _, _, errno := unix.RawSyscall(sysSetuid, 0, 0, 0); errno == 0 {
-		return errors.New("credentials check failed: setuid(0) succeeded after switching to uid " + utoa(t.UID))
+	if why == "" && t.NoNewPrivs {
+		if on, err := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); err != nil || on != 1 {
+			why = "no_new_privs is not set"
+		}
+	}
+	if why == "" && t.UID != 0 {
+		s, err := caps.Get()
+		if err != nil {
+			return errs.Wrap("reading back capabilities", err)
+		}
+		var a uint64
+		if k != 0 {
+			a, err = caps.Ambient()
+		}
+		if s != (caps.Sets{Effective: k, Permitted: k, Inheritable: k}) {
+			why = "capabilities after switching to uid " + utoa(uint64(t.UID), 10) +
+				" are effective " + utoa(s.Effective, 16) + ", permitted " + utoa(s.Permitted, 16) + ", inheritable " + utoa(s.Inheritable, 16) +
+				"; want " + utoa(k, 16)
+		} else if err != nil || a != k {
+			why = "ambient capabilities are " + utoa(a, 16) + ", want " + utoa(k, 16)
+		} else if _, _, errno := unix.RawSyscall(sysSetuid, 0, 0, 0); errno == 0 {
+			// The real test of a drop: root must now be out of reach for
+			// the thread that will exec. Were it to succeed, gosu exits
+			// without exec'ing.
+			why = "setuid(0) succeeded after switching to uid " + utoa(uint64(t.UID), 10)
+		}
+	}
+	if why != "" {
+		return errors.New("credentials check failed: " + why)
 	}
 	return nil
 }
 
-func itoa(i int) string    { return strconv.Itoa(i) }
-func utoa(u uint32) string { return strconv.FormatUint(uint64(u), 10) }
-func hex(u uint64) string  { return "0x" + strconv.FormatUint(u, 16) }
+// utoa formats u in base 10, or in base 16 with "0x". Not inlined: the
+// messages above call it often, and each inlined copy costs bytes.
+//
+//go:noinline
+func utoa(u uint64, base int) string {
+	if base == 16 {
+		return "0x" + strconv.FormatUint(u, 16)
+	}
+	return strconv.FormatUint(u, 10)
+}
+
 func triple(a [3]uint32) string {
-	return utoa(a[0]) + "/" + utoa(a[1]) + "/" + utoa(a[2])
+	return utoa(uint64(a[0]), 10) + "/" + utoa(uint64(a[1]), 10) + "/" + utoa(uint64(a[2]), 10)
 }
 
 func list(a []uint32) string {
@@ -396,7 +429,7 @@ func list(a []uint32) string {
 		if i > 0 {
 			s += " "
 		}
-		s += utoa(g)
+		s += utoa(uint64(g), 10)
 	}
 	return s + "]"
 }

@@ -8,7 +8,6 @@
 package launch
 
 import (
-	"errors"
 	"strings"
 	"syscall"
 
@@ -39,77 +38,73 @@ func (e *Error) Unwrap() error { return e.err }
 // env. PATH is taken from env. It returns only on failure.
 func Exec(argv, env []string) *Error {
 	name := argv[0]
-	fail := func(code int, why string, err error) *Error {
-		return &Error{Code: code, msg: "exec: " + errs.Quote(name) + ": " + why, err: err}
-	}
-	if name == "" {
-		return fail(NotFound, "executable file not found in $PATH", syscall.ENOENT)
-	}
-	if strings.Contains(name, "/") {
-		err := syscall.Exec(name, argv, env)
-		return fail(code(err), err.Error(), err)
-	}
-	path, ok := environ.Get(env, "PATH")
-	if !ok {
-		path = DefaultPath
-	}
-	var denied error
-	for dir := range strings.SplitSeq(path, ":") {
-		if !strings.HasPrefix(dir, "/") {
-			// An empty or relative PATH entry means the current directory:
-			// running a file found there is what os/exec's ErrDot guards
-			// against (a planted ./ls in a volume). Refuse rather than skip,
-			// so the user learns why the command did not run.
-			if isExecutable(join(dir, name)) {
-				return fail(NotExecutable, "found as "+join(dir, name)+" through the relative PATH entry "+
-					errs.Quote(dir)+"; refusing to run a command relative to the current directory (give its path, e.g. ./"+name+")", syscall.EACCES)
-			}
-			continue
+	code, why, err := NotFound, "executable file not found in $PATH", error(syscall.ENOENT)
+	if name != "" && strings.IndexByte(name, '/') >= 0 {
+		err = syscall.Exec(name, argv, env)
+		code, why = exitCode(err), err.Error()
+	} else if name != "" {
+		path, ok := environ.Get(env, "PATH")
+		if !ok {
+			path = DefaultPath
 		}
-		err := syscall.Exec(join(dir, name), argv, env)
-		switch {
-		case errors.Is(err, syscall.EACCES):
-			// execvp reports EACCES at the end even when it only came from a
-			// directory the user cannot search (root's ~/bin in PATH after
-			// dropping to nobody), which reads as "found but not runnable"
-			// when nothing was found. Count it only for a file that exists.
-			if exists(join(dir, name)) {
-				denied = err // keep looking; report it if nothing runs
+		var denied error
+		for more := true; more; {
+			dir := path
+			if i := strings.IndexByte(path, ':'); i >= 0 {
+				dir, path = path[:i], path[i+1:]
+			} else {
+				more = false
 			}
-		case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ESTALE),
-			errors.Is(err, syscall.ENODEV), errors.Is(err, syscall.ETIMEDOUT):
-		default:
-			return fail(code(err), err.Error(), err)
+			file := dir
+			if file == "" {
+				file = "."
+			}
+			file = strings.TrimSuffix(file, "/") + "/" + name
+			if dir == "" || dir[0] != '/' {
+				// An empty or relative PATH entry means the current
+				// directory: running a file found there is what os/exec's
+				// ErrDot guards against (a planted ./ls in a volume).
+				// Refuse rather than skip, so the user learns why the
+				// command did not run.
+				var st syscall.Stat_t
+				if syscall.Stat(file, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG && st.Mode&0o111 != 0 {
+					code, why, err = NotExecutable, "found as "+file+" through the relative PATH entry "+
+						errs.Quote(dir)+"; refusing to run a command relative to the current directory (give its path, e.g. ./"+name+")", syscall.EACCES
+					break
+				}
+			} else {
+				e := syscall.Exec(file, argv, env)
+				switch errno, _ := e.(syscall.Errno); errno {
+				case syscall.EACCES:
+					// execvp reports EACCES at the end even when it only
+					// came from a directory the user cannot search (root's
+					// ~/bin in PATH after dropping to nobody), which reads
+					// as "found but not runnable" when nothing was found.
+					// Count it only for a file that exists.
+					var st syscall.Stat_t
+					if syscall.Stat(file, &st) == nil {
+						denied = e // keep looking; report it if nothing runs
+					}
+				case syscall.ENOENT, syscall.ENOTDIR, syscall.ESTALE, syscall.ENODEV, syscall.ETIMEDOUT:
+				default:
+					code, why, err = exitCode(e), e.Error(), e
+					more = false
+					continue
+				}
+			}
+			if !more && denied != nil {
+				code, why, err = NotExecutable, denied.Error(), denied
+			}
 		}
 	}
-	if denied != nil {
-		return fail(NotExecutable, denied.Error(), denied)
-	}
-	return fail(NotFound, "executable file not found in $PATH", syscall.ENOENT)
+	return &Error{Code: code, msg: "exec: " + errs.Quote(name) + ": " + why, err: err}
 }
 
-// code maps an execve error to the exit status: the file is not there, or
-// it is there but cannot be run.
-func code(err error) int {
-	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR) {
+// exitCode maps an execve error to the exit status: the file is not there,
+// or it is there but cannot be run.
+func exitCode(err error) int {
+	if errno, _ := err.(syscall.Errno); errno == syscall.ENOENT || errno == syscall.ENOTDIR {
 		return NotFound
 	}
 	return NotExecutable
-}
-
-func join(dir, name string) string {
-	if dir == "" {
-		dir = "."
-	}
-	return strings.TrimSuffix(dir, "/") + "/" + name
-}
-
-func exists(path string) bool {
-	var st syscall.Stat_t
-	return syscall.Stat(path, &st) == nil
-}
-
-func isExecutable(path string) bool {
-	var st syscall.Stat_t
-	return syscall.Stat(path, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG && st.Mode&0o111 != 0
 }

@@ -72,14 +72,14 @@ func Resolve(s string, caller Caller, db account.DB) (Identity, error) {
 // caller's uid when empty, by uid when numeric, by name otherwise. Only a
 // numeric or empty part may have no entry.
 func lookupUser(arg string, caller Caller, db account.DB) (account.User, bool, error) {
-	if arg == "" {
-		return db.UserByID(caller.UID)
+	uid, err := caller.UID, error(nil)
+	if arg != "" {
+		uid, err = account.ParseID(arg)
 	}
-	uid, err := account.ParseID(arg)
-	switch {
-	case err == nil:
+	switch err {
+	case nil:
 		return db.UserByID(uid)
-	case errors.Is(err, account.ErrRange):
+	case account.ErrRange:
 		return account.User{}, false, err
 	}
 	u, err := db.UserByName(arg)
@@ -106,7 +106,7 @@ func GroupIDs(groups []string, db account.DB) ([]uint32, error) {
 // taken as is and need not exist.
 func lookupGroup(arg string, db account.DB) (uint32, error) {
 	gid, err := account.ParseID(arg)
-	if !errors.Is(err, account.ErrNotDecimal) {
+	if err != account.ErrNotDecimal {
 		return gid, err
 	}
 	g, err := db.GroupByName(arg)

@@ -2,11 +2,12 @@ package supervise
 
 import (
 	"strconv"
-	"strings"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"gosu/internal/fds"
 )
 
 // closeInherited closes the descriptors above 2 that gosu inherited: the
@@ -15,62 +16,28 @@ import (
 // exactly those without FD_CLOEXEC (they survived the exec that started
 // gosu), while everything gosu or Go's runtime opened has it (Go opens
 // everything O_CLOEXEC), so the parent's own (the self-pipe, the master,
-// the runtime's epoll descriptor if it has one) stay without being named.
+// the runtime's epoll descriptor if it has one) stay without being named. The descriptors are listed from /proc/self/fd,
+// or, without /proc, are every number up to the descriptor limit (at most
+// 65536).
 func closeInherited() {
-	for _, fd := range openFDs() {
-		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
-			unix.Close(fd)
-		}
+	var open []int
+	dir, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		open, err = fds.List(dir)
+		unix.Close(dir)
 	}
-}
-
-// openFDs lists the descriptors above 2 from /proc/self/fd, or, without
-// /proc, every number up to the descriptor limit (at most 65536).
-func openFDs() []int {
-	var fds []int
-	names, err := readDir("/proc/self/fd")
 	if err != nil {
 		var lim unix.Rlimit
 		unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)
+		open = open[:0]
 		for fd := 3; fd < int(min(lim.Cur, 1<<16)); fd++ {
-			fds = append(fds, fd)
-		}
-		return fds
-	}
-	for _, name := range names {
-		if fd, err := strconv.Atoi(name); err == nil && fd > 2 {
-			fds = append(fds, fd)
+			open = append(open, fd)
 		}
 	}
-	return fds
-}
-
-func readDir(path string) ([]string, error) {
-	dir, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(dir)
-	var names []string
-	buf := make([]byte, 4<<10)
-	for {
-		n, err := unix.Getdents(dir, buf)
-		if err != nil {
-			return nil, err
+	for _, fd := range open {
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); fd > 2 && err == nil && flags&unix.FD_CLOEXEC == 0 {
+			unix.Close(fd)
 		}
-		if n <= 0 {
-			// The directory's own descriptor is gone by the time anyone
-			// looks at the list.
-			self := strconv.Itoa(dir)
-			for i, name := range names {
-				if name == self {
-					names = append(names[:i], names[i+1:]...)
-					break
-				}
-			}
-			return names, nil
-		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names)
 	}
 }
 
@@ -78,20 +45,34 @@ func readDir(path string) ([]string, error) {
 // /proc/self/task/TID/children (orphans are given to any live thread of a
 // subreaper). Without /proc the list is empty.
 func children() []int {
-	var pids []int
-	tids, _ := readDir("/proc/self/task")
+	var pids, tids []int
+	dir, err := unix.Open("/proc/self/task", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		tids, _ = fds.List(dir)
+		unix.Close(dir)
+	}
 	buf := make([]byte, 4<<10)
 	for _, tid := range tids {
-		fd, err := unix.Open("/proc/self/task/"+tid+"/children", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		fd, err := unix.Open("/proc/self/task/"+strconv.Itoa(tid)+"/children", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			continue
 		}
 		n, _ := unix.Read(fd, buf)
 		unix.Close(fd)
-		for _, f := range strings.Fields(string(buf[:max(n, 0)])) {
-			if pid, err := strconv.Atoi(f); err == nil {
+		// Space-separated decimal PIDs.
+		pid, digits := 0, false
+		for _, c := range buf[:max(n, 0)] {
+			if c >= '0' && c <= '9' {
+				pid, digits = pid*10+int(c-'0'), true
+				continue
+			}
+			if digits {
 				pids = append(pids, pid)
 			}
+			pid, digits = 0, false
+		}
+		if digits {
+			pids = append(pids, pid)
 		}
 	}
 	return pids

@@ -169,14 +169,6 @@ func (r *relay) drainFrom(now time.Time) {
 	r.last, r.stop = now, now.Add(drainMax)
 }
 
-func (r *relay) until(now time.Time) time.Duration {
-	return min(r.last.Add(drainIdle).Sub(now), r.stop.Sub(now))
-}
-
-func (r *relay) drained(now time.Time) bool {
-	return r.outDone || !now.Before(r.last.Add(drainIdle)) || !now.Before(r.stop)
-}
-
 // end restores the terminal and closes the master, which hangs up the
 // pseudo-terminal: what the command left behind gets SIGHUP and EIO, and
 // no longer holds gosu.

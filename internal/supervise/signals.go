@@ -66,15 +66,18 @@ func (s *supervisor) listen() error {
 	// most one sent in the first milliseconds; the standard ones, which
 	// would end or stop gosu uncaught, are caught before the child exists.
 	go signal.Notify(s.sigs, rt...)
-	go func(sigs <-chan os.Signal, w int, done chan<- struct{}) {
-		for sig := range sigs {
-			// Non-blocking: with 64 KiB of signals unread, more are lost
-			// rather than this goroutine stuck where stop waits for it.
-			unix.Write(w, []byte{byte(sig.(syscall.Signal))})
-		}
-		close(done)
-	}(s.sigs, s.sigW, s.sigDone)
+	go pump(s.sigs, s.sigW, s.sigDone)
 	return nil
+}
+
+// pump writes each signal from sigs to the self-pipe w as a byte.
+func pump(sigs <-chan os.Signal, w int, done chan<- struct{}) {
+	for sig := range sigs {
+		// Non-blocking: with 64 KiB of signals unread, more are lost
+		// rather than this goroutine stuck where stop waits for it.
+		unix.Write(w, []byte{byte(sig.(syscall.Signal))})
+	}
+	close(done)
 }
 
 // stop undoes listen.
@@ -215,14 +218,13 @@ func rtSigaction(sig syscall.Signal, act, old *sigaction) error {
 // handler is put back when the thread runs again.
 func raise(sig syscall.Signal) {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	var dfl, old sigaction
-	if rtSigaction(sig, &dfl, &old) != nil {
-		return
+	if rtSigaction(sig, &dfl, &old) == nil {
+		var set unix.Sigset_t
+		set.Val[0] = 1 << (sig - 1)
+		unix.PthreadSigmask(unix.SIG_UNBLOCK, &set, nil)
+		unix.Tgkill(unix.Getpid(), unix.Gettid(), sig)
+		rtSigaction(sig, &old, nil)
 	}
-	var set unix.Sigset_t
-	set.Val[0] = 1 << (sig - 1)
-	unix.PthreadSigmask(unix.SIG_UNBLOCK, &set, nil)
-	unix.Tgkill(unix.Getpid(), unix.Gettid(), sig)
-	rtSigaction(sig, &old, nil)
+	runtime.UnlockOSThread()
 }

@@ -107,15 +107,18 @@ func Run(c Config) (int, error) {
 	// Every change to this thread's signal mask and every fork below must
 	// happen on one thread.
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	s := &supervisor{c: c, term: -1, pid1: unix.Getpid() == 1}
 	s.reapAll = c.Init || s.pid1
-	if err := s.start(); err != nil {
+	status, err := 0, s.start()
+	if err != nil {
 		s.stop()
-		return 0, errors.New(s.option() + ": " + err.Error())
+		err = errors.New(s.option() + ": " + err.Error())
+	} else {
+		s.loop()
+		status = s.finish()
 	}
-	s.loop()
-	return s.finish(), nil
+	runtime.UnlockOSThread()
+	return status, err
 }
 
 func (s *supervisor) option() string {
@@ -193,35 +196,24 @@ func (s *supervisor) start() error {
 	if s.relay != nil {
 		s.relay.p.CloseSlave()
 	}
-	if err := s.lockDown(); err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		unix.Wait4(pid, nil, 0, nil)
-		return err
-	}
-	if s.c.Init && s.relay == nil {
+	// Once the child runs, the parent keeps only what it needs: no
+	// inherited descriptor, no capability but CAP_KILL, no_new_privs.
+	closeInherited()
+	if err = dropPrivileges(); err != nil {
+		err = errors.New("dropping the parent's privileges: " + err.Error())
+	} else if s.relay != nil {
+		err = s.relay.begin()
+	} else if s.c.Init {
 		// As tini: the init never stops for touching the terminal from the
 		// background. Ignored only now, as ignored signals survive exec and
 		// the child must not start with them ignored.
 		signal.Ignore(syscall.SIGTTIN, syscall.SIGTTOU)
 	}
-	if s.relay != nil {
-		if err := s.relay.begin(); err != nil {
-			unix.Kill(pid, unix.SIGKILL)
-			unix.Wait4(pid, nil, 0, nil)
-			return err
-		}
+	if err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		unix.Wait4(pid, nil, 0, nil)
 	}
-	return nil
-}
-
-// lockDown keeps the parent to what it needs once the child runs: no
-// inherited descriptor, no capability but CAP_KILL, no_new_privs.
-func (s *supervisor) lockDown() error {
-	closeInherited()
-	if err := dropPrivileges(); err != nil {
-		return errors.New("dropping the parent's privileges: " + err.Error())
-	}
-	return nil
+	return err
 }
 
 // loop is tini's main loop: wait for a signal (or relay I/O, or a deadline),
@@ -256,7 +248,7 @@ func (s *supervisor) timeout(now time.Time) int {
 	case killing:
 		d = min(s.deadline.Sub(now), rescan)
 	case draining:
-		d = s.relay.until(now)
+		d = min(s.relay.last.Add(drainIdle).Sub(now), s.relay.stop.Sub(now))
 	default:
 		return -1
 	}
@@ -305,7 +297,7 @@ func (s *supervisor) advance(now time.Time) {
 			s.leftovers(unix.SIGKILL)
 			return
 		case draining:
-			if s.relay == nil || s.hurry || s.relay.drained(now) {
+			if r := s.relay; r == nil || s.hurry || r.outDone || !now.Before(r.last.Add(drainIdle)) || !now.Before(r.stop) {
 				s.phase = done
 			}
 			return
@@ -410,9 +402,7 @@ func (s *supervisor) finish() int {
 		s.relay.end()
 	}
 	if s.term >= 0 {
-		if pg, err := tty.ForegroundGroup(s.term); err == nil && pg == s.pid {
-			tty.SetForeground(s.term, unix.Getpgrp())
-		}
+		s.leave()
 	}
 	// Not s.stop(): gosu exits next, and os/signal's Stop would hand every
 	// signal back to its mask thread one at a time (about 2 ms).

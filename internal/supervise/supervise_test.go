@@ -303,7 +303,7 @@ func TestLeftoversGetKILL(t *testing.T) {
 		start := time.Now()
 		code, _, stderr := runParent(t, c, wrap...)
 		took := time.Since(start)
-		if code != 6 || stderr != "gosu: --init: processes left by the command were still running 0.3s after SIGTERM; sending SIGKILL\n" || took < 300*time.Millisecond || took > 3*time.Second {
+		if code != 6 || stderr != "gosu: --init: processes left by the command were still running 300 ms after SIGTERM; sending SIGKILL\n" || took < 300*time.Millisecond || took > 3*time.Second {
 			t.Errorf("%s: status %d (want 6), stderr %q, took %v", name, code, stderr, took)
 		}
 	}

@@ -37,18 +37,17 @@ func Detach() error {
 		return nil
 	}
 	fd, err := unix.Open("/dev/tty", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if errors.Is(err, syscall.ENXIO) {
+	if err == syscall.ENXIO {
 		return nil // there is no controlling terminal
 	}
 	if err != nil {
 		return errors.New("opening the controlling terminal: " + err.Error())
 	}
-	defer unix.Close(fd)
 	if sid, _ := unix.Getsid(0); sid == unix.Getpid() {
-		return ErrLeadsSession
+		err = ErrLeadsSession
+	} else if err = unix.IoctlSetInt(fd, unix.TIOCNOTTY, 0); err != nil {
+		err = errors.New("detaching from the controlling terminal: " + err.Error())
 	}
-	if err := unix.IoctlSetInt(fd, unix.TIOCNOTTY, 0); err != nil {
-		return errors.New("detaching from the controlling terminal: " + err.Error())
-	}
-	return nil
+	unix.Close(fd)
+	return err
 }

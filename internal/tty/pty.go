@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strconv"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,36 +21,39 @@ type PTY struct {
 // Open opens a new pseudo-terminal whose slave belongs to uid (group
 // unchanged, mode 0620, as login programs leave it), so that the command can
 // reopen its terminal by name after the switch.
-func Open(uid uint32) (p PTY, err error) {
-	fail := func(what string, err error) (PTY, error) {
+func Open(uid uint32) (PTY, error) {
+	p := PTY{Master: -1, Slave: -1}
+	var what string
+	var err error
+	if p.Master, err = unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0); err != nil {
+		what = "opening a new pseudo-terminal"
+	} else if err = unix.IoctlSetPointerInt(p.Master, unix.TIOCSPTLCK, 0); err != nil { // unlockpt
+		what = "unlocking the new pseudo-terminal"
+	} else {
+		// TIOCGPTPEER (Linux 4.13) opens the slave from the master itself,
+		// with no lookup in /dev/pts that another devpts mount could
+		// redirect.
+		r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(p.Master), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+		p.Slave = int(r)
+		if errno != 0 {
+			var n uint32
+			if n, err = unix.IoctlGetUint32(p.Master, unix.TIOCGPTN); err != nil {
+				what = "naming the new pseudo-terminal"
+			} else if p.Slave, err = unix.Open("/dev/pts/"+strconv.FormatUint(uint64(n), 10), unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0); err != nil {
+				what = "opening the new pseudo-terminal"
+			}
+		}
+		if err == nil {
+			if err = unix.Fchown(p.Slave, int(uid), -1); err != nil {
+				what = "giving the new pseudo-terminal to uid " + strconv.FormatUint(uint64(uid), 10)
+			} else if err = unix.Fchmod(p.Slave, 0o620); err != nil {
+				what = "setting the mode of the new pseudo-terminal"
+			}
+		}
+	}
+	if err != nil {
 		p.Close()
 		return PTY{}, errors.New(what + ": " + err.Error())
-	}
-	p = PTY{Master: -1, Slave: -1}
-	if p.Master, err = unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0); err != nil {
-		return fail("opening a new pseudo-terminal", err)
-	}
-	if err := unix.IoctlSetPointerInt(p.Master, unix.TIOCSPTLCK, 0); err != nil { // unlockpt
-		return fail("unlocking the new pseudo-terminal", err)
-	}
-	// TIOCGPTPEER (Linux 4.13) opens the slave from the master itself, with
-	// no lookup in /dev/pts that another devpts mount could redirect.
-	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(p.Master), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
-	p.Slave = int(r)
-	if errno != 0 {
-		n, err := unix.IoctlGetUint32(p.Master, unix.TIOCGPTN)
-		if err != nil {
-			return fail("naming the new pseudo-terminal", err)
-		}
-		if p.Slave, err = unix.Open("/dev/pts/"+strconv.FormatUint(uint64(n), 10), unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0); err != nil {
-			return fail("opening the new pseudo-terminal", err)
-		}
-	}
-	if err := unix.Fchown(p.Slave, int(uid), -1); err != nil {
-		return fail("giving the new pseudo-terminal to uid "+strconv.FormatUint(uint64(uid), 10), err)
-	}
-	if err := unix.Fchmod(p.Slave, 0o620); err != nil {
-		return fail("setting the mode of the new pseudo-terminal", err)
 	}
 	return p, nil
 }
@@ -127,7 +131,7 @@ func MakeRaw(fd int) (*unix.Termios, error) {
 // Restore sets the terminal at fd back to t, also from a background process
 // group: restoring must never stop gosu on its way out.
 func Restore(fd int, t *unix.Termios) error {
-	return withoutTTOU(func() error { return unix.IoctlSetTermios(fd, unix.TCSETS, t) })
+	return withoutTTOU(fd, unix.TCSETS, unsafe.Pointer(t))
 }
 
 // ForegroundGroup is tcgetpgrp(3): the foreground process group of the
@@ -148,23 +152,27 @@ func Foreground(fd int) bool {
 // fd, the caller's controlling terminal, also when the caller is in the
 // background (tcsetpgrp(3)).
 func SetForeground(fd, pgrp int) error {
-	return withoutTTOU(func() error { return unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, pgrp) })
+	v := int32(pgrp)
+	return withoutTTOU(fd, unix.TIOCSPGRP, unsafe.Pointer(&v))
 }
 
-// withoutTTOU runs f with SIGTTOU blocked on the calling thread. A process
-// outside the terminal's foreground group that changes the terminal gets
-// SIGTTOU, unless the signal is ignored or blocked; with Go's handler
-// installed the kernel would instead restart the call forever
+// withoutTTOU makes the ioctl req on fd with SIGTTOU blocked on the calling
+// thread. A process outside the terminal's foreground group that changes
+// the terminal gets SIGTTOU, unless the signal is ignored or blocked; with
+// Go's handler installed the kernel would instead restart the call forever
 // (drivers/tty/tty_jobctrl.c, __tty_check_change). Blocking, unlike
 // ignoring, is per thread and is not inherited across exec.
-func withoutTTOU(f func() error) error {
+func withoutTTOU(fd int, req uintptr, arg unsafe.Pointer) error {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	var set, old unix.Sigset_t
 	set.Val[0] = 1 << (syscall.SIGTTOU - 1)
-	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
-		return err
+	err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old)
+	if err == nil {
+		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, uintptr(arg)); errno != 0 {
+			err = errno
+		}
+		unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 	}
-	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
-	return f()
+	runtime.UnlockOSThread()
+	return err
 }
