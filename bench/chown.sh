@@ -3,10 +3,13 @@
 # run: `chown -R U:G tree` and `find tree ! -user U -exec chown U:G {} +`,
 # on a first run (every entry to change: a prepare step gives the tree back
 # to root before each run) and on a restart (nothing to change), all in one
-# hyperfine invocation per round.
+# hyperfine invocation per round. hyperfine runs each command's runs back to
+# back, and this shared machine drifts from one minute to the next: several
+# short rounds interleave the commands, and the table gives the median of
+# the rounds' medians.
 #
 # Needs root, hyperfine (apt-get install -y hyperfine) and Go.
-# Usage: bench/chown.sh [RUNS] [ROUNDS]     (defaults 10 and 3)
+# Usage: bench/chown.sh [RUNS] [ROUNDS]     (defaults 3 and 7)
 #   DIRS=2000 FILES=100   shape of the tree (DIRS directories of FILES files)
 #   IDS=4242:4343         the new owner
 #   GOSU=/path/to/gosu    also time `gosu --chown=tree U:G true`
@@ -14,8 +17,8 @@
 # Results: a table on stdout, CSVs in bench/results/chown-*.csv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-10}
-rounds=${2:-3}
+runs=${1:-3}
+rounds=${2:-7}
 dirs=${DIRS:-2000}
 files=${FILES:-100}
 ids=${IDS:-4242:4343}

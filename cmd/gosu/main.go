@@ -140,7 +140,12 @@ changes. COMMAND is searched in PATH (or the default PATH) as the new user.
 			case o.value != "":
 				head += "=" + o.value
 			}
-			b.WriteString(head + "\n      " + strings.ReplaceAll(o.help, "\n", "\n      ") + "\n")
+			b.WriteString(head + "\n")
+			for rest := o.help; rest != ""; {
+				var line string
+				line, rest, _ = strings.Cut(rest, "\n")
+				b.WriteString("      " + line + "\n")
+			}
 		}
 	}
 	b.WriteString(`

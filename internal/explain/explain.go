@@ -200,7 +200,15 @@ func shellWords(a []string) []string {
 
 func shq(w string) string {
 	if w == "" || strings.ContainsAny(w, " \t\n\"'\\$`;&|<>()*?[]{}~#=%!^") || !printable(w) {
-		return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+		q := []byte{'\''}
+		for i := 0; i < len(w); i++ {
+			if w[i] == '\'' {
+				q = append(q, `'\''`...)
+			} else {
+				q = append(q, w[i])
+			}
+		}
+		return string(append(q, '\''))
 	}
 	return w
 }

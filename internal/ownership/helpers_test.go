@@ -70,7 +70,7 @@ func runHelper(t *testing.T, dir string, wrapper []string, path string) (helperR
 	argv := append(append([]string{}, wrapper...), self, path)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), helperEnv+"=1", "SELF="+self)
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr string

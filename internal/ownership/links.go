@@ -90,6 +90,10 @@ func (k *worker) settle(dir *node) {
 	if len(k.sightings) == 0 {
 		return
 	}
+	if k.w.stop.Load() {
+		k.sightings = k.sightings[:0]
+		return
+	}
 	w := k.w
 	var st unix.Statx_t
 	stable := statxFd(dir.fd, &st) == nil && st.Ctime == dir.ctime

@@ -1,7 +1,6 @@
 package ownership
 
 import (
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,52 +13,46 @@ const progressAfter = 2 * time.Second
 // progressEvery is how often the line is rewritten.
 const progressEvery = 250 * time.Millisecond
 
-// startProgress starts the progress line on o.Progress, if any, and
-// returns the function that stops it and clears the line.
-func (w *walker) startProgress() (stop func()) {
+// progressBatch is how many entries of one directory a worker handles
+// between looks at the clock, for directories of millions of entries.
+const progressBatch = 4096
+
+// The workers write the progress line themselves, between directories,
+// rather than a goroutine with a ticker: their calls do not yield to the Go
+// scheduler (sys.go), so such a goroutine would wait tens of milliseconds
+// for a P, and a walk needs no goroutine that could outlive it.
+
+// startProgress arms the progress line on o.Progress, if any.
+func (w *walker) startProgress() {
 	if w.o.Progress < 0 {
-		return func() {}
+		return
 	}
 	after := w.o.progressAfter
 	if after <= 0 {
 		after = progressAfter
 	}
-	// Polling with time.Sleep, not a Timer or Ticker: a channel of
-	// time.Time links time's formatting and time zone code into the
-	// binary (about 60 KB of its size budget).
-	var done atomic.Bool
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		const slice = 50 * time.Millisecond
-		for waited := time.Duration(0); waited < after; waited += slice {
-			if done.Load() {
-				return
-			}
-			time.Sleep(slice)
-		}
-		for shown := false; ; {
-			if done.Load() {
-				if shown {
-					// Erase the line: whatever comes next starts clean.
-					unix.Write(w.o.Progress, []byte("\r\x1b[K"))
-				}
-				return
-			}
-			w.progressLine()
-			shown = true
-			for waited := time.Duration(0); waited < progressEvery && !done.Load(); waited += slice {
-				time.Sleep(slice)
-			}
-		}
-	}()
-	return func() {
-		done.Store(true)
-		<-finished
-	}
+	w.nextLine.Store(time.Now().Add(after).UnixNano())
 }
 
-func (w *walker) progressLine() {
+// progress writes the line if it is due; one worker wins each turn.
+func (w *walker) progress() {
+	at := w.nextLine.Load()
+	if at == 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	if now < at || !w.nextLine.CompareAndSwap(at, now+int64(progressEvery)) {
+		return
+	}
+	w.shown.Store(true)
 	line := "\rchown " + w.root + ": " + u64(w.seen.Load()) + " seen, " + u64(w.changed.Load()) + " changed"
 	unix.Write(w.o.Progress, []byte(line))
+}
+
+// endProgress erases the line, if one was written: whatever comes next
+// starts on a clean line.
+func (w *walker) endProgress() {
+	if w.shown.Load() {
+		unix.Write(w.o.Progress, []byte("\r\x1b[K"))
+	}
 }

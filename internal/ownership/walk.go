@@ -3,7 +3,6 @@ package ownership
 import (
 	"errors"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,8 +11,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// maxWorkers bounds Options.Workers: more threads than this only queue on
-// the same inode and journal locks.
+// maxWorkers bounds Options.Workers. Workers beyond GOMAXPROCS only wait
+// for a P (see sys.go).
 const maxWorkers = 64
 
 // bufSize is each worker's getdents buffer (coreutils' fts uses 32 KiB).
@@ -59,13 +58,15 @@ type walker struct {
 	budget int64 // directory descriptors held before parking starts
 
 	mu     sync.Mutex
-	cond   sync.Cond
+	wake   chan struct{} // a token per wake-up, in place of a sync.Cond (smaller)
 	stack  []*node
 	parked int // stack[:parked] hold no descriptor
 	active int // workers holding a node
 
 	held          atomic.Int64 // directory descriptors held by nodes
 	reopens       atomic.Uint64
+	nextLine      atomic.Int64 // when the progress line is due, in Unix ns; 0: never
+	shown         atomic.Bool  // a progress line was written
 	stop          atomic.Bool
 	seen, changed atomic.Uint64
 
@@ -87,7 +88,6 @@ type walker struct {
 func Fix(path string, o Options) (Stats, error) {
 	w := &walker{root: path, o: o, rootFd: -1}
 	w.stats.Path = path
-	w.cond.L = &w.mu
 	if o.UID == ^uint32(0) || o.GID == ^uint32(0) {
 		return w.stats, &Error{Path: path, Op: "", Err: errors.New("uid and gid 4294967295 mean \"no change\" to the kernel and cannot be given")}
 	}
@@ -103,8 +103,9 @@ func Fix(path string, o Options) (Stats, error) {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	workers = min(workers, maxWorkers)
+	w.wake = make(chan struct{}, workers)
 
-	stopProgress := w.startProgress()
+	w.startProgress()
 	w.links = map[uint64]*links{}
 	w.push(root)
 	var wg sync.WaitGroup
@@ -117,14 +118,14 @@ func Fix(path string, o Options) (Stats, error) {
 		}()
 	}
 	wg.Wait()
-	stopProgress()
+	w.endProgress()
 	w.closeRoot()
 	w.linksLeft()
 	w.stats.Seen, w.stats.Changed = w.seen.Load(), w.changed.Load()
 	w.stats.reopens = w.reopens.Load()
 	// Workers finish in any order.
-	slices.Sort(w.stats.Skipped)
-	slices.Sort(w.stats.Mounts)
+	sortKept(w.stats.Skipped)
+	sortKept(w.stats.Mounts)
 	return w.stats, w.err
 }
 
@@ -256,7 +257,20 @@ func (w *walker) push(n *node) {
 		w.parked++
 	}
 	w.mu.Unlock()
-	w.cond.Signal()
+	w.signal(1)
+}
+
+// signal wakes up to n waiting workers; a token sent before anyone waits
+// stays in the channel, so no wake-up is lost, and a waiter that finds
+// nothing to do waits again.
+func (w *walker) signal(n int) {
+	for range n {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+			return
+		}
+	}
 }
 
 // pop waits for a node; nil when the walk is over: no node is left and no
@@ -265,10 +279,12 @@ func (w *walker) pop() *node {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for len(w.stack) == 0 && w.active > 0 {
-		w.cond.Wait()
+		w.mu.Unlock()
+		<-w.wake
+		w.mu.Lock()
 	}
 	if len(w.stack) == 0 {
-		w.cond.Broadcast()
+		w.signal(cap(w.wake))
 		return nil
 	}
 	n := w.stack[len(w.stack)-1]
@@ -286,7 +302,7 @@ func (w *walker) idle() {
 	last := w.active == 0 && len(w.stack) == 0
 	w.mu.Unlock()
 	if last {
-		w.cond.Broadcast()
+		w.signal(cap(w.wake))
 	}
 }
 
@@ -398,4 +414,14 @@ func (w *walker) reopen(n *node) bool {
 // replaced by another type since it was listed.
 func gone(err error) bool {
 	return err == syscall.ENOENT || err == syscall.ENOTDIR || err == syscall.ELOOP
+}
+
+// sortKept sorts one of the short lists of Stats. An insertion sort of at
+// most 20 names: slices.Sort would add 10 KB of generic code to gosu.
+func sortKept(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
 }

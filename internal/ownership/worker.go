@@ -38,6 +38,7 @@ func (k *worker) flush() {
 	k.w.seen.Add(k.seen)
 	k.w.changed.Add(k.changed)
 	k.seen, k.changed = 0, 0
+	k.w.progress()
 }
 
 // step reads n if it was not read yet and opens its next subdirectory. It
@@ -117,6 +118,9 @@ func (k *worker) readDir(n *node) {
 				continue
 			}
 			k.entry(n, name, typ, false)
+			if k.seen >= progressBatch {
+				k.flush()
+			}
 		}
 	}
 }

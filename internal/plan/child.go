@@ -99,8 +99,15 @@ func FromResolved(form string, command []string, env []string, parent int) (Plan
 	bad := func(why string) (Plan, error) {
 		return Plan{}, errors.New("--" + ResolvedOption + ": " + why + " (this option is for gosu's own use)")
 	}
-	f := strings.Split(form, ":")
-	if len(f) != 7 {
+	var f [7]string
+	rest, ok := form, true
+	for i := range f {
+		if !ok {
+			return bad("7 fields expected")
+		}
+		f[i], rest, ok = strings.Cut(rest, ":")
+	}
+	if ok {
 		return bad("7 fields expected")
 	}
 	if len(command) == 0 {
