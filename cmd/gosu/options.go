@@ -4,15 +4,13 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"gosu/internal/account"
 	"gosu/internal/caps"
 	"gosu/internal/errs"
 	"gosu/internal/plan"
+	"gosu/internal/signame"
 )
 
 // defaultGrace is how long --init gives processes left behind between
@@ -43,28 +41,28 @@ type option struct {
 }
 
 var optionTable = []option{
-	{name: "detach-tty", help: "Detach COMMAND from the controlling terminal (setsid, or TIOCNOTTY\nwhen gosu leads its process group), so that it cannot push input into\nthe caller's shell with TIOCSTI. Stdio and the PID stay; job control\ngoes. When gosu leads its session (a container's PID 1 with a\nterminal), COMMAND runs in a new session as the child of a small gosu\nparent that keeps the terminal, so that COMMAND cannot take it back."},
-	{name: "pty", help: "Run COMMAND on a new pseudo-terminal, in its own session, as the user.\ngosu stays as a small parent (uid 0 with only CAP_KILL) that relays\nthe terminal in raw mode, window size and signals, and exits with\nCOMMAND's status (128+N for signal N). Stdio that is not a terminal\nis passed through as it is."},
+	{name: "detach-tty", help: "COMMAND gets no controlling terminal (setsid or TIOCNOTTY), so it\ncannot push input into the caller's shell with TIOCSTI; stdio stays.\nIf gosu leads its session, COMMAND runs in a new one under a small\ngosu parent that keeps the terminal."},
+	{name: "pty", help: "Run COMMAND on a new pseudo-terminal in its own session; a small gosu\nparent (uid 0, only CAP_KILL) relays it, window size and signals, and\nexits with COMMAND's status. Stdio that is not a terminal passes as is."},
 	{name: "no-new-privs", help: "Set no_new_privs: no exec by COMMAND or its children gains privileges\n(setuid bits and file capabilities are ignored)."},
-	{name: "keep-caps", value: "CAP,...", help: "Keep these capabilities (capabilities(7) names, with or without\nCAP_, any case) across the switch to a non-root user, as ambient\ncapabilities: e.g. --keep-caps=net_bind_service for a server on\nport 80. Repeated, the lists add up. Capabilities that lead back to\nroot or root's files (chown, dac_override, fowner, setgid, setfcap,\nsys_admin, ... see the manual) are refused; CAP_SETUID always."},
-	{name: "allow-unsafe-caps", help: "Let --keep-caps keep capabilities that lead back to root (all but\nCAP_SETUID), with a warning on stderr. Only for a COMMAND you would\nrun as root anyway."},
-	{name: "drop-bounding", help: "Drop every capability not named by --keep-caps from the bounding\nset, so no later exec (setuid or file capabilities) can gain it."},
-	{name: "close-fds", help: "Close every inherited file descriptor above 2 (at exec: close_range\nwith CLOSE_RANGE_CLOEXEC, or one fcntl each on older kernels)."},
+	{name: "keep-caps", value: "CAP,...", help: "Keep these capabilities (e.g. net_bind_service) for a non-root user,\nas ambient ones. Repeatable. Those that lead back to root (chown,\nfowner, setgid, sys_admin, ...: see the manual) are refused."},
+	{name: "allow-unsafe-caps", help: "Let --keep-caps keep those (all but CAP_SETUID), with a warning."},
+	{name: "drop-bounding", help: "Drop every capability but --keep-caps from the bounding set."},
+	{name: "close-fds", help: "Close every inherited file descriptor above 2 at exec."},
 	{name: "keep-fds", value: "FD,...", help: "With --close-fds: keep these descriptors open."},
-	{name: "keep-groups", help: "Keep the supplementary groups gosu was started with (docker run\n--group-add, Kubernetes supplementalGroups) besides the user's."},
+	{name: "keep-groups", help: "Keep the supplementary groups the runtime added (docker --group-add),\nnever gid 0 or root's groups."},
 	{name: "add-groups", value: "GROUP,...", help: "Add these supplementary groups (names from /etc/group, or gids)."},
-	{name: "login-env", help: "Also set USER, LOGNAME and SHELL from the user's passwd entry (for a\nuid without one, USER and LOGNAME are the number; SHELL is left)."},
+	{name: "login-env", help: "Also set USER, LOGNAME and SHELL from the user's passwd entry."},
 	{name: "keep-home", help: "Keep the caller's HOME instead of setting the user's."},
-	{name: "pdeathsig", value: "SIGNAL", help: "Send SIGNAL (TERM, SIGKILL, 9, ...) to COMMAND when gosu's parent\nexits. Set after the switch, since the kernel clears it on every\ncredential change."},
-	{name: "init", help: "Stay as a minimal init (like tini): COMMAND runs as the user in a child\nthat switches exactly as gosu does; the parent reaps every zombie\n(as a child subreaper when not PID 1), forwards every signal to\nCOMMAND, exits with its status (128+N for signal N), and gives\nprocesses left behind SIGTERM, a grace period, then SIGKILL."},
-	{name: "init-pgroup", help: "With --init: forward signals to COMMAND's whole process group\n(tini -g)."},
-	{name: "init-success", value: "CODE,...", help: "With --init: exit 0 when COMMAND exits with one of these codes\n(tini -e), e.g. 143 for a JVM stopped by SIGTERM."},
-	{name: "init-grace", value: "SECONDS", help: "With --init: how long processes left behind by COMMAND get between\nSIGTERM and SIGKILL (default 5; 0 sends SIGKILL at once)."},
-	{name: "chown", value: "PATH", help: "Before the switch, give PATH and everything under it to the user and\ngroup, as `find PATH \\! -user U -exec chown U:G {} +` does, but\nsafely: symbolic links are never followed, mounts below are not\nentered, a file with hard links outside the tree is skipped, and only\nwhat is not already right is changed. Repeatable."},
-	{name: "chown-from", value: "UID:GID", help: "With --chown: change only entries owned by UID (to the user) and,\nindependently, only entries of group GID (to the group), as chown\n--from and fixuid do; either may be left empty for any."},
-	{name: "add-user", value: "NAME", optional: true, help: "When the user's uid has no passwd entry, add one (named NAME, or\nuser<UID>), a group for a gid that has none, a locked /etc/shadow\nline and the home directory, with locked, atomic writes; then go on\nas if the entry had been there. Nothing is written when it exists."},
-	{name: "allow-root-owner", help: "With a /PATH user spec (the owner of PATH): allow the owner to be\nroot, which is refused by default (a volume that failed to mount)."},
-	{name: "explain", value: "json", optional: true, help: "Print what gosu would do (identity, environment, capabilities,\nterminal, fds) instead of doing it; as JSON with --explain=json."},
+	{name: "pdeathsig", value: "SIGNAL", help: "Send SIGNAL (TERM, 9, ...) to COMMAND when gosu's parent exits."},
+	{name: "init", help: "Stay as a minimal init (like tini): reap zombies, forward signals,\nexit with COMMAND's status, and give leftovers SIGTERM, then SIGKILL."},
+	{name: "init-pgroup", help: "With --init: signal COMMAND's whole process group (tini -g)."},
+	{name: "init-success", value: "CODE,...", help: "With --init: exit 0 for these exit codes of COMMAND (tini -e)."},
+	{name: "init-grace", value: "SECONDS", help: "With --init: seconds between SIGTERM and SIGKILL (default 5)."},
+	{name: "chown", value: "PATH", help: "Before the switch, give PATH and all under it to the user and group,\nsafely: no symlink followed, no mount entered, no outside hard link\nchanged, only what is not right yet. Repeatable."},
+	{name: "chown-from", value: "UID:GID", help: "With --chown: change only owner UID and group GID (chown --from)."},
+	{name: "add-user", value: "NAME", optional: true, help: "If the uid has no passwd entry, add one (NAME, or user<UID>), a group\nif the gid has none, and a home, with locked, atomic writes."},
+	{name: "allow-root-owner", help: "With a /PATH user spec: allow PATH's owner to be root."},
+	{name: "explain", value: "json", optional: true, help: "Print what gosu would do instead of doing it (JSON with =json)."},
 	{name: plan.ResolvedOption, value: "PLAN", hidden: true},
 }
 
@@ -114,7 +112,7 @@ func (o *options) set(name, v string) error {
 	case "keep-home":
 		o.Env.KeepHome = true
 	case "pdeathsig":
-		o.ParentDeathSig = parseSignal(v)
+		o.ParentDeathSig = signame.Parse(v)
 		if o.ParentDeathSig == 0 {
 			return errors.New("unknown signal " + errs.Quote(v))
 		}
@@ -205,21 +203,6 @@ func optionalID(s string) (int64, error) {
 	}
 	id, err := account.ParseID(s)
 	return int64(id), err
-}
-
-// parseSignal reads TERM, SIGTERM, term or a number from 1 to 64.
-func parseSignal(s string) syscall.Signal {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n >= 1 && n <= 64 {
-			return syscall.Signal(n)
-		}
-		return 0
-	}
-	s = caps.Upper(s)
-	if !strings.HasPrefix(s, "SIG") {
-		s = "SIG" + s
-	}
-	return unix.SignalNum(s)
 }
 
 // parseOptions consumes the options at the front of args and returns the

@@ -4,7 +4,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -31,15 +30,6 @@ func TestParseOptions(t *testing.T) {
 		{"--init", "--init-success=256", "a", "b"}, {"--resolved=0:0::0::0:", "--init", "a"}} {
 		if _, _, err := parseOptions(args); err == nil {
 			t.Errorf("parseOptions(%q): no error", args)
-		}
-	}
-}
-
-func TestParseSignal(t *testing.T) {
-	for in, want := range map[string]syscall.Signal{"TERM": syscall.SIGTERM, "sigterm": syscall.SIGTERM, "Kill": syscall.SIGKILL,
-		"9": syscall.SIGKILL, "64": 64, "0": 0, "65": 0, "-1": 0, "BOGUS": 0, "": 0, "SIG": 0} {
-		if got := parseSignal(in); got != want {
-			t.Errorf("parseSignal(%q) = %d, want %d", in, got, want)
 		}
 	}
 }

@@ -1,7 +1,7 @@
 package account
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -146,16 +146,43 @@ func (fd fdReader) Read(b []byte) (int, error) {
 // buffer is gathered in long, up to max, so only the current line is ever
 // held and never much more than max bytes of it.
 type lines struct {
-	r    *bufio.Reader
-	long []byte
-	max  int // MaxLine; smaller in tests, to reach the limit cheaply
-	n    int // number of the current line, from 1
+	r          io.Reader
+	buf        []byte // what was read; buf[start:end] is not returned yet
+	start, end int
+	err        error // what the last read returned, once buf is used up
+	long       []byte
+	max        int // MaxLine; smaller in tests, to reach the limit cheaply
+	n          int // number of the current line, from 1
 }
 
 func newLines(r io.Reader) *lines { return newLinesSize(r, 64<<10, MaxLine) }
 
 func newLinesSize(r io.Reader, size, max int) *lines {
-	return &lines{r: bufio.NewReaderSize(r, size), max: max}
+	return &lines{r: r, buf: make([]byte, size), max: max}
+}
+
+// slice returns the buffered bytes up to and including the next newline,
+// reading more as needed (what bufio.Reader.ReadSlice does, without
+// bufio's code in the binary). full says the buffer filled up with no
+// newline: b is then only the start of a line.
+func (l *lines) slice() (b []byte, full bool, err error) {
+	for {
+		if i := bytes.IndexByte(l.buf[l.start:l.end], '\n'); i >= 0 {
+			b = l.buf[l.start : l.start+i+1]
+			l.start += i + 1
+			return b, false, nil
+		}
+		if l.err != nil || l.end-l.start == len(l.buf) {
+			b = l.buf[l.start:l.end]
+			l.start = l.end
+			return b, l.err == nil, l.err
+		}
+		l.end = copy(l.buf, l.buf[l.start:l.end])
+		l.start = 0
+		var n int
+		n, l.err = l.r.Read(l.buf[l.end:])
+		l.end += n
+	}
 }
 
 // next returns the next line without its line ending ("\n", or "\r\n" as
@@ -164,25 +191,25 @@ func newLinesSize(r io.Reader, size, max int) *lines {
 // which it must not be called again.
 func (l *lines) next() ([]byte, error) {
 	l.n++
-	b, err := l.r.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
+	b, full, err := l.slice()
+	if full {
 		if l.long == nil {
 			// Allocated once, at its largest, so that append never
 			// leaves copies behind: this is all the memory a line costs.
-			l.long = make([]byte, 0, l.max+1+l.r.Size())
+			l.long = make([]byte, 0, l.max+1+len(l.buf))
 		}
 		l.long = append(l.long[:0], b...)
-		for errors.Is(err, bufio.ErrBufferFull) {
+		for full {
 			// +1 leaves room for a "\r" that is not counted.
 			if len(l.long) > l.max+1 {
 				return nil, ErrLineTooLong
 			}
-			b, err = l.r.ReadSlice('\n')
+			b, full, err = l.slice()
 			l.long = append(l.long, b...)
 		}
 		b = l.long
 	}
-	if err != nil && !(errors.Is(err, io.EOF) && len(b) > 0) {
+	if err != nil && !(err == io.EOF && len(b) > 0) {
 		return nil, err
 	}
 	b = trimEnding(b)

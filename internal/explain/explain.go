@@ -6,15 +6,13 @@ package explain
 import (
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 	"unicode/utf8"
-
-	"golang.org/x/sys/unix"
 
 	"gosu/internal/caps"
 	"gosu/internal/environ"
 	"gosu/internal/plan"
+	"gosu/internal/signame"
 )
 
 func ttyText(mode string) string {
@@ -77,7 +75,7 @@ func Text(p *plan.Plan) string {
 		fds = "closed above 2, except: " + list(ints(p.KeepFDs), " ", "none")
 	}
 	line("inherited fds:", fds)
-	line("pdeathsig:", list([]string{signalName(t.ParentDeathSignal)}, "", "none"))
+	line("pdeathsig:", list([]string{signame.Name(t.ParentDeathSignal)}, "", "none"))
 	if p.Init {
 		how := "COMMAND"
 		if p.InitPGroup {
@@ -154,7 +152,7 @@ func JSON(p *plan.Plan) string {
 	field("tty", str(p.TTY))
 	field("close_fds", strconv.FormatBool(p.CloseFDs))
 	field("keep_fds", "["+strings.Join(ints(p.KeepFDs), ",")+"]")
-	field("pdeathsig", nullable(signalName(t.ParentDeathSignal)))
+	field("pdeathsig", nullable(signame.Name(t.ParentDeathSignal)))
 	if p.Init {
 		field("init", "{"+str("pgroup")+":"+strconv.FormatBool(p.InitPGroup)+","+str("success")+":["+strings.Join(ints(p.InitSuccess), ",")+"],"+
 			str("grace_seconds")+":"+seconds(p.InitGrace)+"}")
@@ -177,16 +175,6 @@ func JSON(p *plan.Plan) string {
 	return b.String() + "}\n"
 }
 
-func signalName(s syscall.Signal) string {
-	if s == 0 {
-		return ""
-	}
-	if n := unix.SignalName(s); n != "" {
-		return n
-	}
-	return strconv.Itoa(int(s))
-}
-
 // shellWords quotes, for a POSIX shell, the words it would not read back as
 // they are: in single quotes, where nothing is special, with each ' written
 // as '\”. (Go's strconv.Quote would leave $(...) live in double quotes.)
@@ -198,29 +186,25 @@ func shellWords(a []string) []string {
 	return out
 }
 
+// shq quotes one word for a POSIX shell when it needs it: anything but
+// plain printable ASCII without a character the shell treats specially.
 func shq(w string) string {
-	if w == "" || strings.ContainsAny(w, " \t\n\"'\\$`;&|<>()*?[]{}~#=%!^") || !printable(w) {
-		q := []byte{'\''}
-		for i := 0; i < len(w); i++ {
-			if w[i] == '\'' {
-				q = append(q, `'\''`...)
-			} else {
-				q = append(q, w[i])
-			}
-		}
-		return string(append(q, '\''))
+	plain := w != ""
+	for i := 0; i < len(w) && plain; i++ {
+		plain = w[i] > 0x20 && w[i] < 0x7f && !strings.ContainsRune("\"'\\$`;&|<>()*?[]{}~#=%!^", rune(w[i]))
 	}
-	return w
-}
-
-// printable reports whether w is plain ASCII without control characters.
-func printable(w string) bool {
+	if plain {
+		return w
+	}
+	q := []byte{'\''}
 	for i := 0; i < len(w); i++ {
-		if w[i] < 0x20 || w[i] >= 0x7f {
-			return false
+		if w[i] == '\'' {
+			q = append(q, `'\''`...)
+		} else {
+			q = append(q, w[i])
 		}
 	}
-	return true
+	return string(append(q, '\''))
 }
 
 // seconds writes d in seconds with up to three decimals, as a JSON number
@@ -299,21 +283,20 @@ func array(a []string, enc func(string) string) string {
 // str encodes s as a JSON string; bytes that are not UTF-8 become U+FFFD.
 func str(s string) string {
 	const hex = "0123456789abcdef"
-	var b strings.Builder
-	b.WriteByte('"')
+	b := []byte{'"'}
 	for len(s) > 0 {
 		r, size := utf8.DecodeRuneInString(s)
-		s = s[size:]
 		switch {
 		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
+			b = append(b, '\\', byte(r))
 		case r < 0x20:
-			b.WriteString(`\u00` + string(hex[r>>4]) + string(hex[r&0xf]))
+			b = append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
+		case r == utf8.RuneError && size == 1:
+			b = append(b, "\uFFFD"...) // an invalid byte
 		default:
-			b.WriteRune(r) // RuneError for invalid bytes: U+FFFD
+			b = append(b, s[:size]...)
 		}
+		s = s[size:]
 	}
-	b.WriteByte('"')
-	return b.String()
+	return string(append(b, '"'))
 }
