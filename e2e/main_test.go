@@ -132,7 +132,8 @@ func run(t *testing.T, env []string, argv ...string) result {
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	return resultOf(t, argv, stdout.String(), stderr.String(), cmd.Run())
+	err := cmd.Run() // before the output is read: arguments are evaluated in order
+	return resultOf(t, argv, stdout.String(), stderr.String(), err)
 }
 
 // resultOf is what a finished command did: its output, the exit status
