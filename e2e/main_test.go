@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"gosu/internal/testenv"
 )
 
 // bin holds the freshly built gosu, probe and withaccounts binaries;
@@ -88,20 +90,14 @@ func dependOnSources(root string) error {
 	})
 }
 
-// ci reports whether missing prerequisites are failures rather than skips.
-func ci() bool { return os.Getenv("CI") == "true" }
+func ci() bool { return testenv.CI() }
 
-// need skips (or, under CI=true, fails) the test when ok is false.
+// need builds the binaries, then skips (or, under CI=true, fails) the test
+// when ok is false.
 func need(t *testing.T, ok bool, reason string) {
 	t.Helper()
 	setup(t)
-	if ok {
-		return
-	}
-	if ci() {
-		t.Fatalf("%s (CI=true: this prerequisite must be installed)", reason)
-	}
-	t.Skip(reason)
+	testenv.Need(t, ok, reason)
 }
 
 func needRoot(t *testing.T) {
@@ -112,9 +108,8 @@ func needRoot(t *testing.T) {
 // needTool returns the path of a program the test needs.
 func needTool(t *testing.T, name, pkg string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	need(t, err == nil, "needs "+name+" (apt-get install "+pkg+")")
-	return path
+	setup(t)
+	return testenv.NeedTool(t, name, pkg)
 }
 
 // result is what a command did: its output and exit status, and the probe's

@@ -16,19 +16,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gosu/internal/testenv"
 )
 
-// need skips the test when ok is false, or fails it under CI=true, where
-// every prerequisite must be present.
 func need(t *testing.T, ok bool, reason string) {
 	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: this prerequisite must be present)", reason)
-	}
-	t.Skip(reason)
+	testenv.Need(t, ok, reason)
 }
 
 // within runs fn and fails the test if it has not returned after d: the

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"gosu/internal/testenv"
 )
 
 // The new owner in every test: ids that no file of the machine has.
@@ -87,31 +89,21 @@ func runHelper(t *testing.T, dir string, wrapper []string, path string) (helperR
 	return r, rest
 }
 
-func ci() bool { return os.Getenv("CI") == "true" }
+func ci() bool { return testenv.CI() }
 
-// need skips the test when ok is false, or fails it under CI=true, where
-// every prerequisite must be there.
 func need(t *testing.T, ok bool, reason string) {
 	t.Helper()
-	if ok {
-		return
-	}
-	if ci() {
-		t.Fatalf("%s (CI=true: this prerequisite must be there)", reason)
-	}
-	t.Skip(reason)
+	testenv.Need(t, ok, reason)
 }
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	need(t, os.Geteuid() == 0, "needs root: only root can give files away")
+	testenv.NeedRoot(t, "only root can give files away")
 }
 
 func needTool(t *testing.T, name, pkg string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	need(t, err == nil, "needs "+name+" (apt-get install "+pkg+")")
-	return path
+	return testenv.NeedTool(t, name, pkg)
 }
 
 // scratch returns a fresh directory, searchable by everyone (helpers and

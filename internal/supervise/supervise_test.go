@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gosu/internal/testenv"
 )
 
 // The test binary doubles as a supervising parent: with SUPERVISE_CONFIG
@@ -39,21 +41,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// need skips the test (fails it under CI=true) without a prerequisite.
 func need(t *testing.T, ok bool, why string) {
 	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal(why + " (CI=true: required)")
-	}
-	t.Skip(why)
+	testenv.Need(t, ok, why)
 }
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	need(t, os.Geteuid() == 0, "needs root")
+	testenv.NeedRoot(t, "a supervising parent signals and reaps other users' processes")
 }
 
 // parent is a supervising parent started from the test.

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"gosu/internal/account"
+	"gosu/internal/testenv"
 )
 
 // The test binary doubles as a helper process, for what one process cannot
@@ -150,23 +151,16 @@ func runJob(t testing.TB, j job) outcome {
 	return out
 }
 
-func ci() bool { return os.Getenv("CI") == "true" }
+func ci() bool { return testenv.CI() }
 
-// need skips (or, under CI=true, fails) the test when ok is false.
 func need(t testing.TB, ok bool, reason string) {
 	t.Helper()
-	if ok {
-		return
-	}
-	if ci() {
-		t.Fatalf("%s (CI=true: this prerequisite must be present)", reason)
-	}
-	t.Skip(reason)
+	testenv.Need(t, ok, reason)
 }
 
 func needRoot(t testing.TB) {
 	t.Helper()
-	need(t, os.Geteuid() == 0, "needs root: adding entries for other uids, chown and mount namespaces only work as root")
+	testenv.NeedRoot(t, "adding entries for other uids, chown and mount namespaces only work as root")
 }
 
 // fixture holds account files in a fresh directory that every uid can
