@@ -82,7 +82,9 @@ git -C "$src" -c advice.detachedHead=false checkout -q --detach "$commit"
 
 # Only what is set here decides the output.
 unset GOFLAGS GOEXPERIMENT GO386 GOAMD64 GOARM GOARM64 GOMIPS64 GOPPC64 GORISCV64 GOWASM
-export CGO_ENABLED=0 GOOS=linux GOTOOLCHAIN=local
+# The release toolchain (scripts/toolchain): the go command fetches it from the
+# module proxy like a module. go.mod stays at the Go that source builds need.
+export CGO_ENABLED=0 GOOS=linux GOTOOLCHAIN=$(cat "$src/scripts/toolchain")
 
 # The version Go stamps for this commit, learned from a host build.
 (cd "$src" && go build -trimpath -buildvcs=true -o "$work/probe-version" ./cmd/gosu)
