@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -27,7 +28,7 @@ func TestParseOptions(t *testing.T) {
 	}
 	for _, args := range [][]string{{"--nope", "a", "b"}, {"--pty=1", "a", "b"}, {"--pdeathsig", "a", "b"}, {"--keep-fds=3", "a", "b"},
 		{"--init-grace=1", "a", "b"}, {"--init", "--init-grace=-1", "a", "b"}, {"--init", "--init-grace=NaN", "a", "b"},
-		{"--init", "--init-success=256", "a", "b"}, {"--resolved=0:0::0::0:", "--init", "a"}} {
+		{"--init", "--init-success=256", "a", "b"}, {"--resolved=uid=0", "--init", "a"}} {
 		if _, _, err := parseOptions(args); err == nil {
 			t.Errorf("parseOptions(%q): no error", args)
 		}
@@ -50,6 +51,40 @@ func TestOptionsDocumented(t *testing.T) {
 		}
 		if !o.hidden && !strings.Contains(string(readme), "`--"+o.name) {
 			t.Errorf("README.md does not describe --%s", o.name)
+		}
+	}
+}
+
+// TestEveryOptionSetsSomething: each entry of the option table changes the
+// options it is given, so that no option can be accepted and then do
+// nothing. A new option needs a sample value here.
+func TestEveryOptionSetsSomething(t *testing.T) {
+	samples := map[string]string{
+		"keep-caps": "net_bind_service", "keep-fds": "3", "add-groups": "video", "pdeathsig": "TERM",
+		"init-success": "143", "init-grace": "2.5", "chown": "/data", "chown-from": "1:2", "add-user": "app",
+		"explain": "json", "resolved": "0:0::0::0:",
+	}
+	for _, opt := range optionTable {
+		if opt.set == nil {
+			t.Errorf("--%s has no setter", opt.name)
+			continue
+		}
+		v, ok := samples[opt.name]
+		if opt.value != "" && !opt.optional && !ok {
+			t.Errorf("--%s takes a value: add a sample to this test", opt.name)
+			continue
+		}
+		o, _, err := parseOptions(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := o
+		if err := opt.set(&o, v); err != nil {
+			t.Errorf("--%s=%s: %v", opt.name, v, err)
+			continue
+		}
+		if reflect.DeepEqual(before, o) {
+			t.Errorf("--%s=%s changed nothing", opt.name, v)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"syscall"
 
 	"gosu/internal/account"
-	"gosu/internal/drop"
 	"gosu/internal/errs"
 )
 
@@ -15,134 +14,79 @@ import (
 // gosu a supervising parent starts.
 const ResolvedOption = "resolved"
 
-// Flags of the numeric form.
-const (
-	flagBounding = 'b'
-	flagNoNew    = 'n'
-	flagCloseFDs = 'c'
-	flagUnsafe   = 'u'
-)
+// childFields is everything of a plan that crosses to the fresh gosu, one
+// entry per field, in the order of the form: Child writes and
+// parseChild reads each field through the same entry, so the two cannot
+// disagree, and a test fills every field of drop.Target to prove that none
+// is left out. (drop.Target.Parent does not cross: it is the child's own
+// parent, the supervising one.)
+var childFields = [...]struct {
+	key string
+	at  func(p *Plan) any // a pointer to the field
+}{
+	{"uid", func(p *Plan) any { return &p.Target.UID }},
+	{"gid", func(p *Plan) any { return &p.Target.GID }},
+	{"groups", func(p *Plan) any { return &p.Target.Groups }},
+	{"caps", func(p *Plan) any { return &p.Target.KeepCaps }},
+	{"bounding", func(p *Plan) any { return &p.Target.LimitBounding }},
+	{"nnp", func(p *Plan) any { return &p.Target.NoNewPrivs }},
+	{"pdeathsig", func(p *Plan) any { return &p.Target.ParentDeathSignal }},
+	{"closefds", func(p *Plan) any { return &p.CloseFDs }},
+	{"keepfds", func(p *Plan) any { return &p.KeepFDs }},
+	{"unsafecaps", func(p *Plan) any { return &p.AllowUnsafeCaps }},
+}
 
 // Child returns the argv of the fresh gosu that switches and execs for a
 // supervising parent: self (argv[0] as gosu was started), the plan in
 // numeric form, and the command. Its environment is p.Environ, already
 // final.
 //
-// The form is UID:GID:GROUPS:CAPS:FLAGS:PDEATHSIG:KEEPFDS, with GROUPS and
-// KEEPFDS comma-separated, CAPS a hexadecimal mask and FLAGS letters of
-// "bncu" (--drop-bounding, --no-new-privs, --close-fds,
-// --allow-unsafe-caps).
+// The form is every entry of childFields as KEY=VALUE, in order, separated
+// by ';': numbers in decimal, lists comma-separated, booleans true or false.
 func (p *Plan) Child(self string) []string {
-	t := p.Target
 	b := []byte("--" + ResolvedOption + "=")
-	b = appendList(b, []uint32{t.UID}, ':')
-	b = appendList(b, []uint32{t.GID}, ':')
-	b = appendList(b, t.Groups, ':')
-	b = strconv.AppendUint(b, t.KeepCaps, 16)
-	b = append(b, ':')
-	if t.LimitBounding {
-		b = append(b, flagBounding)
+	for i, f := range childFields {
+		if i > 0 {
+			b = append(b, ';')
+		}
+		b = append(b, f.key...)
+		b = append(b, '=')
+		switch v := f.at(p).(type) {
+		case *uint32:
+			b = strconv.AppendUint(b, uint64(*v), 10)
+		case *uint64:
+			b = strconv.AppendUint(b, *v, 10)
+		case *syscall.Signal:
+			b = strconv.AppendUint(b, uint64(*v), 10)
+		case *bool:
+			b = strconv.AppendBool(b, *v)
+		case *[]uint32:
+			for j, n := range *v {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = strconv.AppendUint(b, uint64(n), 10)
+			}
+		case *[]int:
+			for j, n := range *v {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = strconv.AppendInt(b, int64(n), 10)
+			}
+		}
 	}
-	if t.NoNewPrivs {
-		b = append(b, flagNoNew)
-	}
-	if p.CloseFDs {
-		b = append(b, flagCloseFDs)
-	}
-	if p.AllowUnsafeCaps {
-		b = append(b, flagUnsafe)
-	}
-	b = append(b, ':')
-	b = appendList(b, []uint32{uint32(t.ParentDeathSignal)}, ':')
-	fds := make([]uint32, len(p.KeepFDs))
-	for i, fd := range p.KeepFDs {
-		fds[i] = uint32(fd)
-	}
-	b = appendList(b, fds, 0)
 	return append([]string{self, string(b), "--"}, p.Command...)
 }
 
-// appendList appends the numbers comma-separated, then end (unless 0).
-func appendList(b []byte, list []uint32, end byte) []byte {
-	for i, n := range list {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendUint(b, uint64(n), 10)
-	}
-	if end != 0 {
-		b = append(b, end)
-	}
-	return b
-}
-
-// numbers reads a comma-separated list of numbers of at most max, with at
-// least min of them.
-func numbers(field string, min int, max uint32) ([]uint32, bool) {
-	var out []uint32
-	if field != "" {
-		for s := range strings.SplitSeq(field, ",") {
-			n, err := account.ParseID(s)
-			if err != nil || n > max {
-				return nil, false
-			}
-			out = append(out, n)
-		}
-	}
-	return out, len(out) >= min
-}
-
-// FromResolved reads the numeric form Child writes. parent is this
-// process's parent when it started (the supervising parent), for the
-// parent-death signal. The environment is taken as it is.
+// FromResolved reads the numeric form Child writes, and checks the
+// capabilities it carries against this process as --keep-caps would. parent
+// is this process's parent when it started (the supervising parent), for
+// the parent-death signal. The environment is taken as it is.
 func FromResolved(form string, command []string, env []string, parent int) (Plan, error) {
-	bad := func(why string) (Plan, error) {
-		return Plan{}, errors.New("--" + ResolvedOption + ": " + why + " (this option is for gosu's own use)")
-	}
-	var f [7]string
-	rest, ok := form, true
-	for i := range f {
-		if !ok {
-			return bad("7 fields expected")
-		}
-		f[i], rest, ok = strings.Cut(rest, ":")
-	}
-	if ok {
-		return bad("7 fields expected")
-	}
-	if len(command) == 0 {
-		return bad("no command")
-	}
-	uid, ok1 := numbers(f[0], 1, account.MaxID)
-	gid, ok2 := numbers(f[1], 1, account.MaxID)
-	groups, ok3 := numbers(f[2], 0, account.MaxID)
-	sig, ok4 := numbers(f[5], 1, 64)
-	fds, ok5 := numbers(f[6], 0, 1<<31-1)
-	keep, err := strconv.ParseUint(f[3], 16, 64)
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || len(uid) != 1 || len(gid) != 1 || len(sig) != 1 || err != nil {
-		return bad("malformed " + errs.Quote(form))
-	}
-	p := Plan{Spec: f[0] + ":" + f[1], Command: command, Environ: env, Caller: env, TTY: Shared, Resolved: true,
-		Target: drop.Target{UID: uid[0], GID: gid[0], Groups: groups, KeepCaps: keep, ParentDeathSignal: syscall.Signal(sig[0]), Parent: parent}}
-	for _, fd := range fds {
-		p.KeepFDs = append(p.KeepFDs, int(fd))
-	}
-	for _, c := range []byte(f[4]) {
-		switch c {
-		case flagBounding:
-			p.Target.LimitBounding = true
-		case flagNoNew:
-			p.Target.NoNewPrivs = true
-		case flagCloseFDs:
-			p.CloseFDs = true
-		case flagUnsafe:
-			p.AllowUnsafeCaps = true
-		default:
-			return bad("unknown flag " + errs.Quote(string(c)))
-		}
-	}
-	if len(fds) > 0 && !p.CloseFDs {
-		return bad("fds to keep without closing")
+	p, err := parseChild(form, command, env, parent)
+	if err != nil {
+		return Plan{}, err
 	}
 	// The same capability rules as for the command line, so that the
 	// numeric form cannot carry what --keep-caps would refuse; the warning
@@ -152,4 +96,91 @@ func FromResolved(form string, command []string, env []string, parent int) (Plan
 	}
 	p.Notes = nil
 	return p, nil
+}
+
+// parseChild reads the form without looking at the process.
+func parseChild(form string, command []string, env []string, parent int) (Plan, error) {
+	bad := func(why string) (Plan, error) {
+		return Plan{}, errors.New("--" + ResolvedOption + ": " + why + " (this option is for gosu's own use)")
+	}
+	if len(command) == 0 {
+		return bad("no command")
+	}
+	p := Plan{Command: command, Environ: env, Caller: env, TTY: Shared, Resolved: true}
+	p.Target.Parent = parent
+	rest := form
+	for i, f := range childFields {
+		var field string
+		var more bool
+		field, rest, more = strings.Cut(rest, ";")
+		v, ok := strings.CutPrefix(field, f.key+"=")
+		if !ok || more != (i < len(childFields)-1) {
+			return bad("field " + strconv.Itoa(i+1) + " must be " + f.key + "= in " + errs.Quote(form))
+		}
+		if !parseValue(f.at(&p), v) {
+			return bad("malformed " + f.key + " " + errs.Quote(v))
+		}
+	}
+	if len(p.KeepFDs) > 0 && !p.CloseFDs {
+		return bad("fds to keep without closing")
+	}
+	p.Spec = strconv.FormatUint(uint64(p.Target.UID), 10) + ":" + strconv.FormatUint(uint64(p.Target.GID), 10)
+	return p, nil
+}
+
+// parseValue reads v into the field at ptr, with the same limits as the
+// command line: ids up to account.MaxID, signals 1 to 64 (or 0 for none),
+// descriptors as non-negative ints.
+func parseValue(ptr any, v string) bool {
+	switch ptr := ptr.(type) {
+	case *uint32:
+		n, err := account.ParseID(v)
+		*ptr = n
+		return err == nil
+	case *uint64:
+		n, err := strconv.ParseUint(v, 10, 64)
+		*ptr = n
+		return err == nil
+	case *syscall.Signal:
+		n, err := strconv.ParseUint(v, 10, 7)
+		*ptr = syscall.Signal(n)
+		return err == nil && n <= 64
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		*ptr = b
+		return err == nil && (v == "true" || v == "false")
+	case *[]uint32:
+		for s := range listItems(v) {
+			n, err := account.ParseID(s)
+			if err != nil {
+				return false
+			}
+			*ptr = append(*ptr, n)
+		}
+	case *[]int:
+		for s := range listItems(v) {
+			n, err := strconv.ParseUint(s, 10, 31)
+			if err != nil {
+				return false
+			}
+			*ptr = append(*ptr, int(n))
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// listItems yields the comma-separated items of v; none for "".
+func listItems(v string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		if v == "" {
+			return
+		}
+		for s := range strings.SplitSeq(v, ",") {
+			if !yield(s) {
+				return
+			}
+		}
+	}
 }
