@@ -4,7 +4,7 @@
 // account package sentinel) through all of them.
 package errs
 
-import "unicode/utf8"
+import "strconv"
 
 // Wrap returns an error that reads "msg: err" and unwraps to err.
 func Wrap(msg string, err error) error { return &wrapped{msg, err} }
@@ -30,26 +30,9 @@ type explained struct {
 func (e *explained) Error() string { return e.msg }
 func (e *explained) Unwrap() error { return e.err }
 
-// Quote puts s in double quotes for a message, escaping what a terminal
-// would not show as it is: quotes and backslashes, control characters and
-// bytes that are not UTF-8. It stands in for strconv.Quote, which costs
-// the binary about 4 KB of its size budget.
-func Quote(s string) string {
-	const hex = "0123456789abcdef"
-	b := []byte{'"'}
-	for len(s) > 0 {
-		r, n := utf8.DecodeRuneInString(s)
-		switch {
-		case r == '"' || r == '\\':
-			b = append(b, '\\', byte(r))
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError && n == 1:
-			for i := range n {
-				b = append(b, '\\', 'x', hex[s[i]>>4], hex[s[i]&15])
-			}
-		default:
-			b = append(b, s[:n]...)
-		}
-		s = s[n:]
-	}
-	return string(append(b, '"'))
-}
+// Quote puts a name or path in double quotes for a message, Go-escaped
+// (strconv.Quote): a newline, an escape sequence or a byte that is not
+// UTF-8 in a file or user name shows as \n, \x1b or \xff, and can neither
+// forge a log line nor reach a terminal raw. Every name gosu prints goes
+// through it.
+func Quote(s string) string { return strconv.Quote(s) }

@@ -22,7 +22,8 @@ func TestExplain(t *testing.T) {
 
 func TestQuote(t *testing.T) {
 	for in, want := range map[string]string{
-		"plain": `"plain"`, `a"b\c`: `"a\"b\\c"`, "\x00\n\x7f": `"\x00\x0a\x7f"`, "é": `"é"`, "\xff": `"\xff"`, "\u0085": `"\xc2\x85"`, "": `""`,
+		"plain": `"plain"`, `a"b\c`: `"a\"b\\c"`, "\x00\n\x7f": `"\x00\n\x7f"`, "é": `"é"`, "\xff": `"\xff"`, "\u0085": `"\u0085"`, "": `""`,
+		"x\nerror: fake line\x1b]0;TITLE\a": `"x\nerror: fake line\x1b]0;TITLE\a"`,
 	} {
 		if got := Quote(in); got != want {
 			t.Errorf("Quote(%q) = %s, want %s", in, got, want)

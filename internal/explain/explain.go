@@ -27,6 +27,9 @@ func ttyText(mode string) string {
 	return "shared with the caller (COMMAND could push input into it with TIOCSTI)"
 }
 
+// keyWidth is the column where Text's values start.
+const keyWidth = 15
+
 // Text describes p in words, one "key: value" line per aspect.
 func Text(p *plan.Plan) string {
 	t := p.Target
@@ -37,8 +40,8 @@ func Text(p *plan.Plan) string {
 	if p.Identity.Name != "" {
 		name = p.Identity.Name
 	}
-	line("user:", "uid "+utoa(t.UID)+" ("+name+")")
-	line("group:", "gid "+utoa(t.GID))
+	line("user:", "uid "+strconv.FormatUint(uint64(t.UID), 10)+" ("+name+")")
+	line("group:", "gid "+strconv.FormatUint(uint64(t.GID), 10))
 	groups := list(uints(t.Groups), " ", "none")
 	if p.GroupsKept {
 		groups += " (the caller's, kept: only root could drop them)"
@@ -103,76 +106,208 @@ func Text(p *plan.Plan) string {
 		}
 	}
 	for _, c := range p.Chown {
-		line("chown:", shq(c.Path)+" and everything under it to "+utoa(t.UID)+":"+utoa(t.GID)+from(c.FromUID, c.FromGID)+
+		line("chown:", shq(c.Path)+" and everything under it to "+strconv.FormatUint(uint64(t.UID), 10)+":"+strconv.FormatUint(uint64(t.GID), 10)+from(c.FromUID, c.FromGID)+
 			" (no symbolic link followed, no mount entered)")
 	}
 	for _, n := range p.Notes {
 		line("note:", n)
 	}
+	return layout(rows)
+}
+
+// layout writes each row's key, then its value from column keyWidth (or
+// one space after a longer key).
+func layout(rows [][2]string) string {
 	var b strings.Builder
 	for _, r := range rows {
-		b.WriteString(r[0] + "               "[len(r[0]):] + r[1] + "\n")
+		b.WriteString(r[0] + strings.Repeat(" ", max(keyWidth-len(r[0]), 1)) + r[1] + "\n")
 	}
 	return b.String()
 }
 
-// JSON describes p as one JSON object.
+// JSON describes p as one JSON object, on one line.
 func JSON(p *plan.Plan) string {
 	t := p.Target
-	var b strings.Builder
-	field := func(k, v string) {
-		if b.Len() > 0 {
-			b.WriteString(",")
-		} else {
-			b.WriteString("{")
-		}
-		b.WriteString(str(k) + ":" + v)
+	var w jsonWriter
+	w.open('{')
+	w.key("command")
+	w.strings(p.Command)
+	w.key("uid")
+	w.uint(uint64(t.UID))
+	w.key("user")
+	w.nullable(p.Identity.Name)
+	w.key("gid")
+	w.uint(uint64(t.GID))
+	w.key("groups")
+	w.open('[')
+	for _, g := range t.Groups {
+		w.uint(uint64(g))
 	}
-	field("command", array(p.Command, str))
-	field("uid", utoa(t.UID))
-	field("user", nullable(p.Identity.Name))
-	field("gid", utoa(t.GID))
-	field("groups", "["+strings.Join(uints(t.Groups), ",")+"]")
-	var env []string
+	w.close(']')
+	w.key("env")
+	w.open('{')
 	for _, c := range p.Env {
-		env = append(env, str(c.Name)+":"+str(c.Value))
+		w.key(c.Name)
+		w.string(c.Value)
 	}
-	field("env", "{"+strings.Join(env, ",")+"}")
-	capNames := caps.Names(t.KeepCaps)
+	w.close('}')
+	w.key("ambient_caps")
 	if t.UID == 0 {
-		capNames = nil
+		w.strings(nil)
+	} else {
+		w.strings(caps.Names(t.KeepCaps))
 	}
-	field("ambient_caps", array(capNames, str))
+	w.key("bounding_set")
 	if t.LimitBounding {
-		field("bounding_set", array(caps.Names(t.KeepCaps), str))
+		w.strings(caps.Names(t.KeepCaps))
 	} else {
-		field("bounding_set", "null")
+		w.raw("null")
 	}
-	field("no_new_privs", strconv.FormatBool(t.NoNewPrivs))
-	field("tty", str(p.TTY))
-	field("close_fds", strconv.FormatBool(p.CloseFDs))
-	field("keep_fds", "["+strings.Join(ints(p.KeepFDs), ",")+"]")
-	field("pdeathsig", nullable(signame.Name(t.ParentDeathSignal)))
+	w.key("no_new_privs")
+	w.bool(t.NoNewPrivs)
+	w.key("tty")
+	w.string(p.TTY)
+	w.key("close_fds")
+	w.bool(p.CloseFDs)
+	w.key("keep_fds")
+	w.ints(p.KeepFDs)
+	w.key("pdeathsig")
+	w.nullable(signame.Name(t.ParentDeathSignal))
+	w.key("init")
 	if p.Init {
-		field("init", "{"+str("pgroup")+":"+strconv.FormatBool(p.InitPGroup)+","+str("success")+":["+strings.Join(ints(p.InitSuccess), ",")+"],"+
-			str("grace_seconds")+":"+seconds(p.InitGrace)+"}")
+		w.open('{')
+		w.key("pgroup")
+		w.bool(p.InitPGroup)
+		w.key("success")
+		w.ints(p.InitSuccess)
+		w.key("grace_seconds")
+		w.raw(seconds(p.InitGrace))
+		w.close('}')
 	} else {
-		field("init", "null")
+		w.raw("null")
 	}
+	w.key("add_user")
 	if u := p.AddUser; u != nil {
-		field("add_user", "{"+str("passwd")+":"+nullable(cond(u.AddPasswd, u.PasswdLine))+","+str("group")+":"+nullable(cond(u.AddGroup, u.GroupLine))+
-			","+str("shadow")+":"+strconv.FormatBool(u.AddShadow)+","+str("home")+":"+nullable(cond(u.MakeHome, u.Home))+"}")
+		w.open('{')
+		w.key("passwd")
+		w.nullable(cond(u.AddPasswd, u.PasswdLine))
+		w.key("group")
+		w.nullable(cond(u.AddGroup, u.GroupLine))
+		w.key("shadow")
+		w.bool(u.AddShadow)
+		w.key("home")
+		w.nullable(cond(u.MakeHome, u.Home))
+		w.close('}')
 	} else {
-		field("add_user", "null")
+		w.raw("null")
 	}
-	var chowns []string
+	w.key("chown")
+	w.open('[')
 	for _, c := range p.Chown {
-		chowns = append(chowns, "{"+str("path")+":"+str(c.Path)+","+str("from_uid")+":"+strconv.FormatInt(c.FromUID, 10)+","+
-			str("from_gid")+":"+strconv.FormatInt(c.FromGID, 10)+"}")
+		w.open('{')
+		w.key("path")
+		w.string(c.Path)
+		w.key("from_uid")
+		w.raw(strconv.FormatInt(c.FromUID, 10))
+		w.key("from_gid")
+		w.raw(strconv.FormatInt(c.FromGID, 10))
+		w.close('}')
 	}
-	field("chown", "["+strings.Join(chowns, ",")+"]")
-	field("notes", array(p.Notes, str))
-	return b.String() + "}\n"
+	w.close(']')
+	w.key("notes")
+	w.strings(p.Notes)
+	w.close('}')
+	return string(append(w.b, '\n'))
+}
+
+// jsonWriter writes JSON values one after another, with the commas
+// between the members of an object and the elements of an array (encoding/json
+// would cost the binary about 436 KB).
+type jsonWriter struct {
+	b     []byte
+	comma bool // the next member or element needs a comma first
+}
+
+func (w *jsonWriter) value() {
+	if w.comma {
+		w.b = append(w.b, ',')
+	}
+	w.comma = true
+}
+
+// open starts an object ('{') or an array ('[') as a value.
+func (w *jsonWriter) open(c byte) {
+	w.value()
+	w.b = append(w.b, c)
+	w.comma = false
+}
+
+// close ends the object ('}') or array (']') opened last.
+func (w *jsonWriter) close(c byte) {
+	w.b = append(w.b, c)
+	w.comma = true
+}
+
+// key starts an object member; its value follows.
+func (w *jsonWriter) key(k string) {
+	w.string(k)
+	w.b = append(w.b, ':')
+	w.comma = false
+}
+
+func (w *jsonWriter) raw(v string) {
+	w.value()
+	w.b = append(w.b, v...)
+}
+
+func (w *jsonWriter) uint(n uint64) { w.raw(strconv.FormatUint(n, 10)) }
+func (w *jsonWriter) bool(v bool)   { w.raw(strconv.FormatBool(v)) }
+
+// nullable writes s, or null for "".
+func (w *jsonWriter) nullable(s string) {
+	if s == "" {
+		w.raw("null")
+		return
+	}
+	w.string(s)
+}
+
+func (w *jsonWriter) strings(a []string) {
+	w.open('[')
+	for _, s := range a {
+		w.string(s)
+	}
+	w.close(']')
+}
+
+func (w *jsonWriter) ints(a []int) {
+	w.open('[')
+	for _, n := range a {
+		w.raw(strconv.Itoa(n))
+	}
+	w.close(']')
+}
+
+// string writes s as a JSON string; bytes that are not UTF-8 become U+FFFD.
+func (w *jsonWriter) string(s string) {
+	const hex = "0123456789abcdef"
+	w.value()
+	w.b = append(w.b, '"')
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		switch {
+		case r == '"' || r == '\\':
+			w.b = append(w.b, '\\', byte(r))
+		case r < 0x20:
+			w.b = append(w.b, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
+		case r == utf8.RuneError && size == 1:
+			w.b = append(w.b, "\uFFFD"...) // an invalid byte
+		default:
+			w.b = append(w.b, s[:size]...)
+		}
+		s = s[size:]
+	}
+	w.b = append(w.b, '"')
 }
 
 // shellWords quotes, for a POSIX shell, the words it would not read back as
@@ -242,7 +377,7 @@ func cond(ok bool, s string) string {
 func uints(a []uint32) []string {
 	out := make([]string, len(a))
 	for i, u := range a {
-		out[i] = utoa(u)
+		out[i] = strconv.FormatUint(uint64(u), 10)
 	}
 	return out
 }
@@ -255,48 +390,10 @@ func ints(a []int) []string {
 	return out
 }
 
-func utoa(u uint32) string { return strconv.FormatUint(uint64(u), 10) }
-
 // list joins a with sep, or gives none when a is empty or only "".
 func list(a []string, sep, none string) string {
 	if s := strings.Join(a, sep); s != "" {
 		return s
 	}
 	return none
-}
-
-func nullable(s string) string {
-	if s == "" {
-		return "null"
-	}
-	return str(s)
-}
-
-func array(a []string, enc func(string) string) string {
-	out := make([]string, len(a))
-	for i, s := range a {
-		out[i] = enc(s)
-	}
-	return "[" + strings.Join(out, ",") + "]"
-}
-
-// str encodes s as a JSON string; bytes that are not UTF-8 become U+FFFD.
-func str(s string) string {
-	const hex = "0123456789abcdef"
-	b := []byte{'"'}
-	for len(s) > 0 {
-		r, size := utf8.DecodeRuneInString(s)
-		switch {
-		case r == '"' || r == '\\':
-			b = append(b, '\\', byte(r))
-		case r < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
-		case r == utf8.RuneError && size == 1:
-			b = append(b, "\uFFFD"...) // an invalid byte
-		default:
-			b = append(b, s[:size]...)
-		}
-		s = s[size:]
-	}
-	return string(append(b, '"'))
 }

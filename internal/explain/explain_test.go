@@ -12,6 +12,7 @@ import (
 	"gosu/internal/environ"
 	"gosu/internal/plan"
 	"gosu/internal/spec"
+	"gosu/internal/useradd"
 )
 
 // The JSON is written by hand; encoding/json, fine in a test, checks it.
@@ -26,7 +27,9 @@ func TestJSONIsJSON(t *testing.T) {
 		CloseFDs: true,
 		KeepFDs:  []int{3, 7},
 		Init:     true, InitSuccess: []int{143}, InitGrace: 1500 * time.Millisecond,
-		Notes: []string{weird},
+		Notes:   []string{weird},
+		AddUser: &useradd.Plan{Name: "u", AddPasswd: true, PasswdLine: weird, AddGroup: true, GroupLine: "g:x:7:", AddShadow: true, MakeHome: true, Home: weird},
+		Chown:   []plan.Chown{{Path: weird, FromUID: -1, FromGID: 7}, {Path: "/b", FromUID: 0, FromGID: -1}},
 	}
 	var got struct {
 		Command     []string          `json:"command"`
@@ -44,7 +47,18 @@ func TestJSONIsJSON(t *testing.T) {
 			Success []int   `json:"success"`
 			Grace   float64 `json:"grace_seconds"`
 		} `json:"init"`
-		Notes []string `json:"notes"`
+		Notes   []string `json:"notes"`
+		AddUser struct {
+			Passwd *string `json:"passwd"`
+			Group  *string `json:"group"`
+			Shadow bool    `json:"shadow"`
+			Home   *string `json:"home"`
+		} `json:"add_user"`
+		Chown []struct {
+			Path    string `json:"path"`
+			FromUID int64  `json:"from_uid"`
+			FromGID int64  `json:"from_gid"`
+		} `json:"chown"`
 	}
 	out := JSON(p)
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
@@ -54,8 +68,26 @@ func TestJSONIsJSON(t *testing.T) {
 	if got.Command[2] != valid || *got.User != valid || got.Env["HOME"] != valid || got.UID != 4294967294 ||
 		got.Groups[1] != 4294967294 || got.AmbientCaps[0] != "CAP_NET_BIND_SERVICE" || got.Bounding[0] != "CAP_NET_BIND_SERVICE" ||
 		!got.NoNewPrivs || got.TTY != "pty" || got.KeepFDs[1] != 7 || *got.Pdeathsig != "SIGTERM" ||
-		got.Init.Success[0] != 143 || got.Init.Grace != 1.5 || got.Notes[0] != valid {
+		got.Init.Success[0] != 143 || got.Init.Grace != 1.5 || got.Notes[0] != valid ||
+		*got.AddUser.Passwd != valid || *got.AddUser.Group != "g:x:7:" || !got.AddUser.Shadow || *got.AddUser.Home != valid ||
+		len(got.Chown) != 2 || got.Chown[0].Path != valid || got.Chown[0].FromUID != -1 || got.Chown[0].FromGID != 7 || got.Chown[1].FromUID != 0 {
 		t.Errorf("JSON(%+v) reads back as %+v", p, got)
+	}
+}
+
+// str is one JSON string as the writer writes it.
+func str(s string) string {
+	var w jsonWriter
+	w.string(s)
+	return string(w.b)
+}
+
+// TestLayoutLongKey: a key as wide as the value column, or wider, still
+// gets a space before its value.
+func TestLayoutLongKey(t *testing.T) {
+	got := layout([][2]string{{"k:", "v"}, {"a-very-long-key:", "w"}, {"", "x"}})
+	if want := "k:             v\na-very-long-key: w\n               x\n"; got != want {
+		t.Errorf("layout = %q, want %q", got, want)
 	}
 }
 

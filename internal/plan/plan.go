@@ -13,7 +13,6 @@ package plan
 import (
 	"errors"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -309,5 +308,3 @@ func terminalAbout() bool {
 	}
 	return tty.IsTerminal(0) || tty.IsTerminal(1) || tty.IsTerminal(2)
 }
-
-func utoa(u uint32) string { return strconv.FormatUint(uint64(u), 10) }

@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -35,7 +36,7 @@ func ownerOf(path string, allowRoot bool) (string, error) {
 	if st.Uid == 0 && !allowRoot {
 		return "", errors.New(path + " is owned by root; refusing to run COMMAND as its owner, root (is the volume mounted?); --allow-root-owner allows it")
 	}
-	return utoa(st.Uid) + ":" + utoa(st.Gid), nil
+	return strconv.FormatUint(uint64(st.Uid), 10) + ":" + strconv.FormatUint(uint64(st.Gid), 10), nil
 }
 
 // resolveUser plans the passwd entry (and group, shadow line, home) that

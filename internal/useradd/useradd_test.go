@@ -51,7 +51,7 @@ func TestInvalidRequest(t *testing.T) {
 		{Request{UID: 4294967295}, "invalid id 4294967295: uids and gids must be in range 0-4294967294"},
 		{Request{UID: 1, GID: 4294967295}, "invalid id 4294967295: uids and gids must be in range 0-4294967294"},
 		{Request{UID: 1, Name: "Root"}, `invalid user name "Root": use a lower-case letter or '_', then lower-case letters, digits, '_', '.' or '-', at most 32 in all (a final '$' is allowed)`},
-		{Request{UID: 1, Name: "x:0:0::/:/bin/sh\nevil"}, `invalid user name "x:0:0::/:/bin/sh\x0aevil": use a lower-case letter or '_', then lower-case letters, digits, '_', '.' or '-', at most 32 in all (a final '$' is allowed)`},
+		{Request{UID: 1, Name: "x:0:0::/:/bin/sh\nevil"}, `invalid user name "x:0:0::/:/bin/sh\nevil": use a lower-case letter or '_', then lower-case letters, digits, '_', '.' or '-', at most 32 in all (a final '$' is allowed)`},
 		{Request{UID: 1, Group: "-g"}, `invalid group name "-g": use a lower-case letter or '_', then lower-case letters, digits, '_', '.' or '-', at most 32 in all (a final '$' is allowed)`},
 		{Request{UID: 1, Home: "/x:/bin/sh"}, `invalid home directory "/x:/bin/sh": it must be an absolute path without '.' or '..' parts, ':' or control characters`},
 		{Request{UID: 1, Home: "/home/../etc"}, `invalid home directory "/home/../etc": it must be an absolute path without '.' or '..' parts, ':' or control characters`},
