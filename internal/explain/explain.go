@@ -118,11 +118,15 @@ func Text(p *plan.Plan) string {
 // layout writes each row's key, then its value from column keyWidth (or
 // one space after a longer key).
 func layout(rows [][2]string) string {
-	var b strings.Builder
+	var b []byte
 	for _, r := range rows {
-		b.WriteString(r[0] + strings.Repeat(" ", max(keyWidth-len(r[0]), 1)) + r[1] + "\n")
+		b = append(b, r[0]...)
+		for pad := max(keyWidth-len(r[0]), 1); pad > 0; pad-- {
+			b = append(b, ' ')
+		}
+		b = append(append(b, r[1]...), '\n')
 	}
-	return b.String()
+	return string(b)
 }
 
 // JSON describes p as one JSON object, on one line.
