@@ -106,7 +106,7 @@ func parseChild(form string, command []string, env []string, parent int) (Plan, 
 	if len(command) == 0 {
 		return bad("no command")
 	}
-	p := Plan{Command: command, Environ: env, Caller: env, TTY: Shared, Resolved: true}
+	p := Plan{Command: command, Environ: env, Caller: env, TTY: Shared}
 	p.Target.Parent = parent
 	rest := form
 	for i, f := range childFields {

@@ -64,7 +64,7 @@ func TestChildRoundTrip(t *testing.T) {
 		want := p.Target
 		want.Parent = 42 // the child's own parent, not the parent's
 		if !reflect.DeepEqual(got.Target, want) || got.CloseFDs != p.CloseFDs || !reflect.DeepEqual(got.KeepFDs, p.KeepFDs) ||
-			!reflect.DeepEqual(got.Command, p.Command) || got.Environ[0] != "A=1" || !got.Resolved || got.Supervised() ||
+			!reflect.DeepEqual(got.Command, p.Command) || got.Environ[0] != "A=1" || got.Supervised() ||
 			got.AllowUnsafeCaps != p.AllowUnsafeCaps || len(got.Notes) != 0 {
 			t.Errorf("round trip of %q:\n got %+v\nwant %+v", form, got.Target, want)
 		}

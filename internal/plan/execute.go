@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"errors"
 	"os"
 	"syscall"
 
@@ -66,7 +65,7 @@ func (p *Plan) Execute(argv0, name string) (int, error) {
 func (p *Plan) supervise(argv0, name string) (int, error) {
 	var st syscall.Stat_t
 	if err := syscall.Stat(self, &st); err != nil {
-		return 1, errors.New("--" + p.parentOption() + " starts gosu again as " + self + ", which needs /proc mounted: " + err.Error())
+		return 1, errs.Wrap("--"+p.parentOption()+" starts gosu again as "+self+", which needs /proc mounted", err)
 	}
 	status, err := supervise.Run(supervise.Config{
 		Path:              self,

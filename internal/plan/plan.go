@@ -98,9 +98,6 @@ type Plan struct {
 	// GroupsKept says the caller's groups are kept because it cannot drop
 	// them (non-root, already the target's uid and gid).
 	GroupsKept bool
-	// Resolved says this gosu was started by a supervising parent with the
-	// plan in numeric form.
-	Resolved bool
 	// AllowUnsafeCaps lets Target.KeepCaps hold capabilities that lead back
 	// to root (--allow-unsafe-caps).
 	AllowUnsafeCaps bool

@@ -31,7 +31,7 @@ type Chown struct {
 func ownerOf(path string, allowRoot bool) (string, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
-		return "", errors.New("owner of " + path + ": " + err.Error())
+		return "", errs.Wrap("owner of "+errs.Quote(path), err)
 	}
 	if st.Uid == 0 && !allowRoot {
 		return "", errors.New(path + " is owned by root; refusing to run COMMAND as its owner, root (is the volume mounted?); --allow-root-owner allows it")
