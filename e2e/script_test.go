@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"debug/elf"
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -30,6 +32,12 @@ func TestScripts(t *testing.T) {
 			env.Setenv("PATH", bin+":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 			env.Setenv("ACCOUNTS", accounts)
 			env.Setenv("BIN", bin)
+			// The users the scripts switch to reach files under $WORK.
+			for _, dir := range []string{filepath.Dir(env.WorkDir), env.WorkDir} {
+				if err := os.Chmod(dir, 0o755); err != nil {
+					return err
+				}
+			}
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
@@ -48,8 +56,35 @@ func TestScripts(t *testing.T) {
 				}
 				checkStatus(ts, neg, append([]string{args[0]}, withAccounts(args[1:]...)...))
 			},
+			"setinterp": setInterp,
 		},
 	})
+}
+
+// setInterp copies a dynamically linked program (SRC) to DST with its ELF
+// interpreter renamed to a path that does not exist: a program built for
+// another C library, as a glibc binary is in an Alpine image.
+//
+//	setinterp SRC DST
+func setInterp(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: setinterp SRC DST")
+	}
+	f, err := elf.Open(args[0])
+	ts.Check(err)
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_INTERP {
+			continue
+		}
+		b, err := os.ReadFile(args[0])
+		ts.Check(err)
+		interp := b[p.Off : p.Off+p.Filesz]
+		copy(interp, "/nonexistent/ld.so\x00")
+		ts.Check(os.WriteFile(ts.MkAbs(args[1]), b, 0o755))
+		return
+	}
+	ts.Fatalf("%s has no ELF interpreter", args[0])
 }
 
 func checkStatus(ts *testscript.TestScript, neg bool, args []string) {

@@ -42,12 +42,16 @@ func Exec(argv, env []string) *Error {
 	if name != "" && strings.IndexByte(name, '/') >= 0 {
 		err = syscall.Exec(name, argv, env)
 		code, why = exitCode(err), err.Error()
+		if interp := missingInterpreter(name, err); interp != "" {
+			code, why = NotExecutable, interp
+		}
 	} else if name != "" {
 		path, ok := environ.Get(env, "PATH")
 		if !ok {
 			path = DefaultPath
 		}
 		var denied error
+		interp := "" // a file found whose interpreter is missing
 		for more := true; more; {
 			dir := path
 			if i := strings.IndexByte(path, ':'); i >= 0 {
@@ -68,7 +72,7 @@ func Exec(argv, env []string) *Error {
 				// command did not run.
 				var st syscall.Stat_t
 				if syscall.Stat(file, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG && st.Mode&0o111 != 0 {
-					code, why, err = NotExecutable, "found as "+file+" through the relative PATH entry "+
+					code, why, err = NotExecutable, "found as "+errs.Quote(file)+" through the relative PATH entry "+
 						errs.Quote(dir)+"; refusing to run a command relative to the current directory (give its path, e.g. ./"+name+")", syscall.EACCES
 					break
 				}
@@ -85,14 +89,23 @@ func Exec(argv, env []string) *Error {
 					if syscall.Stat(file, &st) == nil {
 						denied = e // keep looking; report it if nothing runs
 					}
-				case syscall.ENOENT, syscall.ENOTDIR, syscall.ESTALE, syscall.ENODEV, syscall.ETIMEDOUT:
+				case syscall.ENOENT:
+					// The file may be there with its interpreter missing (a
+					// glibc program in a musl image): keep looking, as
+					// execvp does, and say so if nothing runs.
+					if why := missingInterpreter(file, e); why != "" && interp == "" {
+						interp = "found as " + errs.Quote(file) + ", but " + why
+					}
+				case syscall.ENOTDIR, syscall.ESTALE, syscall.ENODEV, syscall.ETIMEDOUT:
 				default:
 					code, why, err = exitCode(e), e.Error(), e
 					more = false
 					continue
 				}
 			}
-			if !more && denied != nil {
+			if !more && interp != "" {
+				code, why = NotExecutable, interp
+			} else if !more && denied != nil {
 				code, why, err = NotExecutable, denied.Error(), denied
 			}
 		}
