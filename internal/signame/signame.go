@@ -1,7 +1,9 @@
 // Package signame names Linux's signals and reads their names, for
-// --pdeathsig and --explain. (golang.org/x/sys/unix's SignalName and
-// SignalNum carry a table of structs and build a map: twice the size of
-// this one string.)
+// --pdeathsig and --explain. Signal numbers differ between architectures
+// (on mips SIGUSR1 is 16 and 10 is SIGBUS; sparc has its own order), so
+// each name is paired with golang.org/x/sys/unix's constant for the
+// architecture being built. (unix.SignalName and unix.SignalNum carry a
+// description of every signal and build a map: twice the size.)
 package signame
 
 import (
@@ -9,21 +11,35 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"gosu/internal/caps"
 )
 
-// names are signals 1 to 31 without SIG, in order, one space after each.
-const names = "HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS "
+type entry struct {
+	sig  syscall.Signal
+	name string // without "SIG"
+}
 
-// Name is "SIGTERM" for 15, the number for a real-time signal, "" for 0.
+// signals are the standard signals every Linux architecture has; the one
+// that differs (STKFLT, or EMT on mips and sparc) is archSignal.
+var signals = [...]entry{
+	{unix.SIGHUP, "HUP"}, {unix.SIGINT, "INT"}, {unix.SIGQUIT, "QUIT"}, {unix.SIGILL, "ILL"},
+	{unix.SIGTRAP, "TRAP"}, {unix.SIGABRT, "ABRT"}, {unix.SIGBUS, "BUS"}, {unix.SIGFPE, "FPE"},
+	{unix.SIGKILL, "KILL"}, {unix.SIGUSR1, "USR1"}, {unix.SIGSEGV, "SEGV"}, {unix.SIGUSR2, "USR2"},
+	{unix.SIGPIPE, "PIPE"}, {unix.SIGALRM, "ALRM"}, {unix.SIGTERM, "TERM"}, archSignal,
+	{unix.SIGCHLD, "CHLD"}, {unix.SIGCONT, "CONT"}, {unix.SIGSTOP, "STOP"}, {unix.SIGTSTP, "TSTP"},
+	{unix.SIGTTIN, "TTIN"}, {unix.SIGTTOU, "TTOU"}, {unix.SIGURG, "URG"}, {unix.SIGXCPU, "XCPU"},
+	{unix.SIGXFSZ, "XFSZ"}, {unix.SIGVTALRM, "VTALRM"}, {unix.SIGPROF, "PROF"}, {unix.SIGWINCH, "WINCH"},
+	{unix.SIGIO, "IO"}, {unix.SIGPWR, "PWR"}, {unix.SIGSYS, "SYS"},
+}
+
+// Name is "SIGTERM" for SIGTERM, the number for a real-time signal, "" for 0.
 func Name(sig syscall.Signal) string {
-	rest := names
-	for n := syscall.Signal(1); n <= 31; n++ {
-		name, after, _ := strings.Cut(rest, " ")
-		if n == sig {
-			return "SIG" + name
+	for _, e := range signals {
+		if e.sig == sig {
+			return "SIG" + e.name
 		}
-		rest = after
 	}
 	if sig == 0 {
 		return ""
@@ -41,12 +57,9 @@ func Parse(s string) syscall.Signal {
 		return 0
 	}
 	want := strings.TrimPrefix(caps.Upper(s), "SIG")
-	rest := names
-	for n := syscall.Signal(1); rest != ""; n++ {
-		var name string
-		name, rest, _ = strings.Cut(rest, " ")
-		if name == want {
-			return n
+	for _, e := range signals {
+		if e.name == want {
+			return e.sig
 		}
 	}
 	return 0

@@ -22,6 +22,9 @@ func TestAgreesWithUnix(t *testing.T) {
 			t.Errorf("Parse(%q) = %d, want %d", in, got, want)
 		}
 	}
+	if Parse("USR1") != unix.SIGUSR1 || Parse("BUS") != unix.SIGBUS {
+		t.Errorf("Parse(USR1) = %d, Parse(BUS) = %d: not this architecture's numbers", Parse("USR1"), Parse("BUS"))
+	}
 	if Name(0) != "" || Name(40) != "40" {
 		t.Errorf("Name(0) = %q, Name(40) = %q", Name(0), Name(40))
 	}
