@@ -32,6 +32,8 @@ func TestScripts(t *testing.T) {
 			env.Setenv("PATH", bin+":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 			env.Setenv("ACCOUNTS", accounts)
 			env.Setenv("BIN", bin)
+			env.Setenv("ESC", "\x1b")
+			env.Setenv("NL", "\n")
 			// The users the scripts switch to reach files under $WORK.
 			for _, dir := range []string{filepath.Dir(env.WorkDir), env.WorkDir} {
 				if err := os.Chmod(dir, 0o755); err != nil {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"gosu/internal/drop"
+	"gosu/internal/errs"
 	"gosu/internal/explain"
 	"gosu/internal/plan"
 )
@@ -99,7 +100,7 @@ func run(args []string) int {
 }
 
 func failSwitch(userSpec string, err error) int {
-	return fail(1, "failed switching to '"+userSpec+"': "+err.Error())
+	return fail(1, "failed switching to '"+errs.Printable(userSpec)+"': "+err.Error())
 }
 
 func fail(code int, msg string) int {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"gosu/internal/errs"
 )
 
 // names are the capabilities of capabilities(7) without CAP_, in order of
@@ -82,7 +84,7 @@ func Parse(list string) (uint64, error) {
 		}
 		i := indexOf(strings.TrimPrefix(Upper(strings.TrimSpace(name)), "CAP_"))
 		if i < 0 {
-			return 0, errors.New("unknown capability " + `"` + name + `"` + " (names as in capabilities(7), e.g. CAP_NET_BIND_SERVICE or net_bind_service)")
+			return 0, errors.New("unknown capability " + errs.Quote(name) + " (names as in capabilities(7), e.g. CAP_NET_BIND_SERVICE or net_bind_service)")
 		}
 		mask |= 1 << i
 	}

@@ -4,7 +4,10 @@
 // account package sentinel) through all of them.
 package errs
 
-import "strconv"
+import (
+	"strconv"
+	"unicode/utf8"
+)
 
 // Wrap returns an error that reads "msg: err" and unwraps to err.
 func Wrap(msg string, err error) error { return &wrapped{msg, err} }
@@ -36,3 +39,21 @@ func (e *explained) Unwrap() error { return e.err }
 // forge a log line nor reach a terminal raw. Every name gosu prints goes
 // through it.
 func Quote(s string) string { return strconv.Quote(s) }
+
+// Printable is s as it is when it holds only printable characters, and
+// Quote(s) when it does not. It serves the messages whose wording follows
+// upstream gosu's, which people and scripts grep for
+// ("unable to find user NAME"): a plain name reads as upstream's, and a
+// name with a newline or an escape sequence still cannot forge a line or
+// reach the terminal raw.
+func Printable(s string) string {
+	if !utf8.ValidString(s) {
+		return Quote(s)
+	}
+	for _, r := range s {
+		if !strconv.IsPrint(r) {
+			return Quote(s)
+		}
+	}
+	return s
+}

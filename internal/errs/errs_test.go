@@ -30,3 +30,13 @@ func TestQuote(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"app": "app", "jöhn": "jöhn", "a b": "a b", "": "", "x\nerror: fake": `"x\nerror: fake"`, "\x1b]0;T\a": `"\x1b]0;T\a"`, "\xff": `"\xff"`,
+	} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -84,7 +84,7 @@ func lookupUser(arg string, caller Caller, db account.DB) (account.User, bool, e
 	}
 	u, err := db.UserByName(arg)
 	if err != nil {
-		return account.User{}, false, errs.Wrap("unable to find user "+arg, err)
+		return account.User{}, false, errs.Wrap("unable to find user "+errs.Printable(arg), err)
 	}
 	return u, true, nil
 }
@@ -111,7 +111,7 @@ func lookupGroup(arg string, db account.DB) (uint32, error) {
 	}
 	g, err := db.GroupByName(arg)
 	if err != nil {
-		return 0, errs.Wrap("unable to find group "+arg, err)
+		return 0, errs.Wrap("unable to find group "+errs.Printable(arg), err)
 	}
 	return g.GID, nil
 }
