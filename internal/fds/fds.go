@@ -82,11 +82,10 @@ func List(dir int) ([]int, error) {
 				if c == 0 {
 					break
 				}
-				if c < '0' || c > '9' || num > 1<<30 {
+				if num = num*10 + int(c-'0'); c < '0' || c > '9' || num > 1<<30 {
 					ok = false
 					break
 				}
-				num = num*10 + int(c-'0')
 			}
 			if ok {
 				nums = append(nums, num)
