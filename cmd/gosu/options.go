@@ -163,7 +163,7 @@ var optionTable = []option{
 }
 
 // parseSeconds reads a number of seconds from 0 to 3600 with at most three
-// decimals ("5", "0.25"). (strconv.ParseFloat would cost 7 KB of the size
+// decimals ("5", "0.25"). (strconv.ParseFloat would cost 13 KB of the size
 // budget for this one option.)
 func parseSeconds(s string) (time.Duration, bool) {
 	whole, frac, _ := strings.Cut(s, ".")

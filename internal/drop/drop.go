@@ -340,7 +340,7 @@ func explain(call string, err error, t Target) error {
 
 // setgroupsDenied reads /proc/self/setgroups with plain system calls:
 // os.ReadFile would link os.File.Stat, and with it time's formatting and
-// time zone code, about 25 KB of the size budget.
+// time zone code, about 68 KB of the size budget (docs/design.md).
 func setgroupsDenied() bool {
 	fd, err := unix.Open("/proc/self/setgroups", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {

@@ -226,7 +226,7 @@ func JSON(p *plan.Plan) string {
 
 // jsonWriter writes JSON values one after another, with the commas
 // between the members of an object and the elements of an array (encoding/json
-// would cost the binary about 436 KB).
+// would cost the binary over a megabyte: docs/design.md).
 type jsonWriter struct {
 	b     []byte
 	comma bool // the next member or element needs a comma first
@@ -346,15 +346,9 @@ func shq(w string) string {
 	return string(append(q, '\''))
 }
 
-// seconds writes d in seconds with up to three decimals, as a JSON number
-// (strconv.FormatFloat would cost 7 KB of the size budget).
+// seconds writes d in seconds, as a JSON number.
 func seconds(d time.Duration) string {
-	ms := d.Milliseconds()
-	s := strconv.FormatInt(ms/1000, 10)
-	if frac := ms % 1000; frac != 0 {
-		s += strings.TrimRight("."+strconv.FormatInt(1000+frac, 10)[1:], "0")
-	}
-	return s
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 }
 
 // from describes a --chown-from filter.

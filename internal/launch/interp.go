@@ -1,7 +1,6 @@
 package launch
 
 import (
-	"encoding/binary"
 	"strings"
 	"syscall"
 
@@ -46,12 +45,17 @@ func missingInterpreter(path string, err error) string {
 	return what + " " + errs.Quote(interp) + " is missing (a program built for another C library or distribution?)"
 }
 
+// firstWord is the first word of a #! line: blanks are spaces and tabs.
 func firstWord(s string) string {
-	s = strings.TrimLeft(s, " \t")
-	if i := strings.IndexAny(s, " \t"); i >= 0 {
-		s = s[:i]
+	start := 0
+	for start < len(s) && (s[start] == ' ' || s[start] == '\t') {
+		start++
 	}
-	return s
+	end := start
+	for end < len(s) && s[end] != ' ' && s[end] != '\t' {
+		end++
+	}
+	return s[start:end]
 }
 
 // elfInterp returns the PT_INTERP path of an ELF file, or "": head is its
@@ -60,10 +64,7 @@ func elfInterp(head []byte, read func(off, n uint64) ([]byte, bool)) string {
 	if len(head) < 52 || string(head[:4]) != "\x7fELF" {
 		return ""
 	}
-	var bo binary.ByteOrder = binary.LittleEndian
-	if head[5] == 2 {
-		bo = binary.BigEndian
-	}
+	bo := byteOrder{big: head[5] == 2}
 	var phoff, phentsize, phnum uint64
 	is64 := head[4] == 2
 	if is64 {
@@ -110,4 +111,24 @@ func readAt(fd int, off, n uint64) ([]byte, bool) {
 	b := make([]byte, n)
 	m, err := syscall.Pread(fd, b, int64(off))
 	return b[:max(m, 0)], err == nil && uint64(m) == n
+}
+
+// byteOrder reads the ELF file's integers (encoding/binary's interface
+// would add its method tables to the binary for these few reads).
+type byteOrder struct{ big bool }
+
+func (o byteOrder) Uint16(b []byte) uint16 { return uint16(o.Uint64(b[:2])) }
+func (o byteOrder) Uint32(b []byte) uint32 { return uint32(o.Uint64(b[:4])) }
+
+// Uint64 reads all of b (up to 8 bytes) as one number.
+func (o byteOrder) Uint64(b []byte) uint64 {
+	var n uint64
+	for i := range min(len(b), 8) {
+		if o.big {
+			n = n<<8 | uint64(b[i])
+		} else {
+			n |= uint64(b[i]) << (8 * i)
+		}
+	}
+	return n
 }
