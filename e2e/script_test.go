@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
+
+	"gosu/internal/landlock"
 )
 
 // TestScripts runs testdata/script/*.txtar: one file per user-visible
@@ -20,7 +23,8 @@ import (
 //	accounts CODE CMD [ARG...]  the same, with the fixture accounts mounted
 //	                            over /etc/passwd and /etc/group (needs root)
 //
-// The condition [root] tells whether the test runs as root.
+// The condition [root] tells whether the test runs as root, [landlock]
+// whether the kernel has Landlock ABI 7 (landlock.MaxABI) or later.
 func TestScripts(t *testing.T) {
 	setup(t)
 	if ci() && os.Geteuid() != 0 {
@@ -43,8 +47,12 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
-			if cond == "root" {
+			switch cond {
+			case "root":
 				return os.Geteuid() == 0, nil
+			case "landlock": // the newest ABI gosu knows, or later
+				abi, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+				return errno == 0 && abi >= landlock.MaxABI, nil
 			}
 			return false, errors.New("unknown condition " + cond)
 		},

@@ -10,6 +10,7 @@ import (
 	"gosu/internal/account"
 	"gosu/internal/caps"
 	"gosu/internal/errs"
+	"gosu/internal/landlock"
 	"gosu/internal/plan"
 	"gosu/internal/signame"
 )
@@ -146,6 +147,12 @@ var optionTable = []option{
 		set: func(o *options, v string) error { o.AddUser, o.AddUserName = true, v; return nil }},
 	{name: "allow-root-owner", help: "With a /PATH user spec: allow PATH's owner to be root.",
 		set: func(o *options, _ string) error { o.AllowRootOwner = true; return nil }},
+	{name: "landlock-write", value: "PATH,...", help: "COMMAND may create, remove, rename, write and truncate files only\nbeneath these paths (Landlock, after the switch; each must exist and\nbe reached through no symbolic link). Reading elsewhere stays allowed.\nRepeatable. Sets no_new_privs.",
+		set: func(o *options, v string) error { return landlock.AddPaths(&o.Landlock.Write, v) }},
+	{name: "landlock-read", value: "PATH,...", help: "COMMAND may read and execute only beneath these paths and those of\n--landlock-write (a dynamic program needs /usr,/etc/ld.so.cache).",
+		set: func(o *options, v string) error { return landlock.AddPaths(&o.Landlock.Read, v) }},
+	{name: "landlock-best-effort", help: "Where the kernel has no Landlock, run COMMAND without it, with a\nwarning, instead of refusing to run.",
+		set: func(o *options, _ string) error { o.Landlock.BestEffort = true; return nil }},
 	{name: "explain", value: "json", optional: true, help: "Print what gosu would do instead of doing it (JSON with =json).",
 		set: func(o *options, v string) error {
 			switch v {
@@ -228,6 +235,8 @@ func parseOptions(args []string) (options, []string, error) {
 		return o, nil, usageError("option '--" + plan.ResolvedOption + "' is for gosu's own use and goes alone")
 	case o.PTY && o.DetachTTY:
 		return o, nil, usageError("options '--pty' and '--detach-tty' exclude each other")
+	case o.Landlock.BestEffort && len(o.Landlock.Write)+len(o.Landlock.Read) == 0:
+		return o, nil, usageError("option '--landlock-best-effort' needs '--landlock-write' or '--landlock-read'")
 	}
 	return o, args, nil
 }

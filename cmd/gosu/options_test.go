@@ -28,7 +28,8 @@ func TestParseOptions(t *testing.T) {
 	}
 	for _, args := range [][]string{{"--nope", "a", "b"}, {"--pty=1", "a", "b"}, {"--pdeathsig", "a", "b"}, {"--keep-fds=3", "a", "b"},
 		{"--init-grace=1", "a", "b"}, {"--init", "--init-grace=-1", "a", "b"}, {"--init", "--init-grace=NaN", "a", "b"},
-		{"--init", "--init-success=256", "a", "b"}, {"--resolved=uid=0", "--init", "a"}} {
+		{"--init", "--init-success=256", "a", "b"}, {"--resolved=uid=0", "--init", "a"},
+		{"--landlock-best-effort", "a", "b"}, {"--landlock-write=data", "a", "b"}, {"--landlock-read=", "a", "b"}, {"--resolved=x", "--landlock-write=/a", "a"}} {
 		if _, _, err := parseOptions(args); err == nil {
 			t.Errorf("parseOptions(%q): no error", args)
 		}
@@ -62,7 +63,7 @@ func TestEveryOptionSetsSomething(t *testing.T) {
 	samples := map[string]string{
 		"keep-caps": "net_bind_service", "keep-fds": "3", "add-groups": "video", "pdeathsig": "TERM",
 		"init-success": "143", "init-grace": "2.5", "chown": "/data", "chown-from": "1:2", "add-user": "app",
-		"explain": "json", "resolved": "0:0::0::0:",
+		"explain": "json", "resolved": "0:0::0::0:", "landlock-write": "/data", "landlock-read": "/usr",
 	}
 	for _, opt := range optionTable {
 		if opt.set == nil {

@@ -11,8 +11,11 @@
 //
 //   - Switch runs on the thread that will call execve (gosu locks its main
 //     goroutine to the main thread before main runs);
-//   - after Switch returns, the process does nothing but the PATH lookup and
-//     execve of the command (package launch), on that same thread;
+//   - after Switch returns, the process does nothing but confine the thread
+//     with Landlock (package landlock: rules from descriptors opened at start,
+//     then landlock_restrict_self, which also acts on the calling thread
+//     alone), the PATH lookup and execve of the command (package launch), on
+//     that same thread;
 //   - on any failure after Switch has started, the process exits at once,
 //     without running anything else.
 //

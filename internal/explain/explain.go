@@ -11,6 +11,8 @@ import (
 
 	"gosu/internal/caps"
 	"gosu/internal/environ"
+	"gosu/internal/errs"
+	"gosu/internal/landlock"
 	"gosu/internal/plan"
 	"gosu/internal/signame"
 )
@@ -71,7 +73,11 @@ func Text(p *plan.Plan) string {
 		bounding = kept + " (every other capability dropped)"
 	}
 	line("bounding set:", bounding)
-	line("no_new_privs:", strconv.FormatBool(t.NoNewPrivs))
+	nnp := strconv.FormatBool(t.NoNewPrivs)
+	if len(p.Landlock.Paths()) > 0 {
+		nnp += " (Landlock needs it)"
+	}
+	line("no_new_privs:", nnp)
 	line("terminal:", ttyText(p.TTY))
 	fds := "passed on"
 	if p.CloseFDs {
@@ -109,10 +115,35 @@ func Text(p *plan.Plan) string {
 		line("chown:", shq(c.Path)+" and everything under it to "+strconv.FormatUint(uint64(t.UID), 10)+":"+strconv.FormatUint(uint64(t.GID), 10)+from(c.FromUID, c.FromGID)+
 			" (no symbolic link followed, no mount entered)")
 	}
+	landlockText(&p.Landlock, line)
 	for _, n := range p.Notes {
 		line("note:", n)
 	}
 	return layout(rows)
+}
+
+// landlockText describes the Landlock rules: each path with the rights it
+// grants (beneath it, for a directory), by the kernel's names, and what the
+// kernel's ABI leaves open.
+func landlockText(r *landlock.Rules, line func(k, v string)) {
+	if len(r.Paths()) == 0 {
+		return
+	}
+	if r.ABI == 0 {
+		line("landlock:", "not applied: Landlock is missing here (--landlock-best-effort; see the note)")
+		return
+	}
+	abi := "ABI " + strconv.Itoa(r.ABI)
+	line("landlock:", abi+"; file-system access not granted here is denied")
+	for _, pa := range r.Paths() {
+		line("", errs.Quote(pa.Name)+": "+strings.Join(landlock.RightNames(pa.Access), " "))
+	}
+	if len(r.Scoped()) > 0 {
+		line("", "signals and abstract unix sockets: only within COMMAND's own processes")
+	}
+	if u := landlock.Unhandled(r.ABI); len(u) > 0 {
+		line("", "not restricted by "+abi+": "+strings.Join(u, ", "))
+	}
 }
 
 // layout writes each row's key, then its value from column keyWidth (or
@@ -218,10 +249,37 @@ func JSON(p *plan.Plan) string {
 		w.close('}')
 	}
 	w.close(']')
+	w.key("landlock")
+	landlockJSON(&w, &p.Landlock)
 	w.key("notes")
 	w.strings(p.Notes)
 	w.close('}')
 	return string(append(w.b, '\n'))
+}
+
+// landlockJSON writes the Landlock rules, or null without any.
+func landlockJSON(w *jsonWriter, r *landlock.Rules) {
+	if len(r.Paths()) == 0 {
+		w.raw("null")
+		return
+	}
+	w.open('{')
+	w.key("abi")
+	w.uint(uint64(r.ABI))
+	w.key("paths")
+	w.open('[')
+	for _, pa := range r.Paths() {
+		w.open('{')
+		w.key("path")
+		w.string(pa.Name)
+		w.key("access")
+		w.strings(landlock.RightNames(pa.Access))
+		w.close('}')
+	}
+	w.close(']')
+	w.key("scoped")
+	w.strings(r.Scoped())
+	w.close('}')
 }
 
 // jsonWriter writes JSON values one after another, with the commas

@@ -34,6 +34,9 @@ var childFields = [...]struct {
 	{"closefds", func(p *Plan) any { return &p.CloseFDs }},
 	{"keepfds", func(p *Plan) any { return &p.KeepFDs }},
 	{"unsafecaps", func(p *Plan) any { return &p.AllowUnsafeCaps }},
+	{"landlock", func(p *Plan) any { return &p.Landlock.ABI }},
+	{"lwrite", func(p *Plan) any { return &p.Landlock.Write }},
+	{"lread", func(p *Plan) any { return &p.Landlock.Read }},
 }
 
 // Child returns the argv of the fresh gosu that switches and execs for a
@@ -56,6 +59,8 @@ func (p *Plan) Child(self string) []string {
 			b = strconv.AppendUint(b, uint64(*v), 10)
 		case *uint64:
 			b = strconv.AppendUint(b, *v, 10)
+		case *int:
+			b = strconv.AppendInt(b, int64(*v), 10)
 		case *syscall.Signal:
 			b = strconv.AppendUint(b, uint64(*v), 10)
 		case *bool:
@@ -93,6 +98,10 @@ func FromResolved(form string, command []string, env []string, parent int) (Plan
 	// was the parent's to give.
 	if err := p.resolveCaps(); err != nil {
 		return Plan{}, err
+	}
+	// The descriptors must be what the parent opened: O_PATH, above 2.
+	if !p.Landlock.Check() {
+		return Plan{}, errors.New("--" + ResolvedOption + ": landlock rules gosu did not make (this option is for gosu's own use)")
 	}
 	p.Notes = nil
 	return p, nil
@@ -140,6 +149,10 @@ func parseValue(ptr any, v string) bool {
 	case *uint64:
 		n, err := strconv.ParseUint(v, 10, 64)
 		*ptr = n
+		return err == nil
+	case *int:
+		n, err := strconv.ParseUint(v, 10, 31)
+		*ptr = int(n)
 		return err == nil
 	case *syscall.Signal:
 		n, err := strconv.ParseUint(v, 10, 7)

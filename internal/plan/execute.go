@@ -55,6 +55,12 @@ func (p *Plan) Execute(argv0, name string) (int, error) {
 	if err := drop.Switch(p.Target); err != nil {
 		return 1, p.switchErr(err)
 	}
+	// After the switch, as Landlock needs no_new_privs (which Switch set)
+	// from a thread without CAP_SYS_ADMIN; before the PATH lookup, which the
+	// rules then govern.
+	if err := p.Landlock.Restrict(); err != nil {
+		return 1, errs.Wrap("landlock", err)
+	}
 	e := launch.Exec(p.Command, p.Environ)
 	return e.Code, e
 }
@@ -67,6 +73,8 @@ func (p *Plan) supervise(argv0, name string) (int, error) {
 	if err := syscall.Stat(self, &st); err != nil {
 		return 1, errs.Wrap("--"+p.parentOption()+" starts gosu again as "+self+", which needs /proc mounted", err)
 	}
+	// The fresh gosu makes its rules from the descriptors opened here.
+	p.Landlock.Inherit()
 	status, err := supervise.Run(supervise.Config{
 		Path:              self,
 		Argv:              p.Child(argv0),

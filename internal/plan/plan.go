@@ -24,6 +24,7 @@ import (
 	"gosu/internal/drop"
 	"gosu/internal/environ"
 	"gosu/internal/errs"
+	"gosu/internal/landlock"
 	"gosu/internal/spec"
 	"gosu/internal/tty"
 	"gosu/internal/useradd"
@@ -68,6 +69,8 @@ type Request struct {
 	AddUser        bool
 	AddUserName    string
 	AllowRootOwner bool
+
+	Landlock landlock.Request
 }
 
 // Plan is everything gosu does for one invocation, resolved.
@@ -101,6 +104,8 @@ type Plan struct {
 	// AllowUnsafeCaps lets Target.KeepCaps hold capabilities that lead back
 	// to root (--allow-unsafe-caps).
 	AllowUnsafeCaps bool
+	// Landlock confines COMMAND's file-system access, from after the switch.
+	Landlock landlock.Rules
 }
 
 // Supervised reports whether a parent stays while the command runs.
@@ -143,6 +148,9 @@ func Resolve(r Request, env []string, name string) (Plan, error) {
 		return Plan{}, err
 	}
 	if err := p.resolveGroups(r); err != nil {
+		return Plan{}, err
+	}
+	if err := p.resolveLandlock(r.Landlock); err != nil {
 		return Plan{}, err
 	}
 	p.Env = environ.Changes(id, r.Env)

@@ -1,0 +1,151 @@
+// Command fsops tries operations on files and processes and prints, for
+// each, "OP ARG: ok" or "OP ARG: ERRNO" (the kernel's name, EACCES), for
+// gosu's Landlock tests. It exits 0 whatever the results.
+//
+//	write PATH          open(O_WRONLY|O_CREAT|O_TRUNC), write "x"
+//	thread-write PATH   the same, from a thread started after the exec
+//	read PATH           open(O_RDONLY), read
+//	list DIR            open(O_RDONLY|O_DIRECTORY), getdents
+//	mkdir PATH          mkdir(0755)
+//	mkfifo PATH         mknod(S_IFIFO)
+//	remove PATH         unlink
+//	rename FROM TO      rename(2)
+//	link FROM TO        link(2)
+//	truncate PATH       truncate(2) to 0
+//	chmod PATH          chmod(2) to 0600
+//	kill PID            kill(PID, 0): may a signal be sent? ("ppid": the parent)
+//	mem PID             open /proc/PID/mem (a ptrace access check)
+//	connect NAME        connect to the abstract unix socket @NAME
+//	listen NAME         listen on @NAME, print "listening", and wait
+package main
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func main() {
+	args := os.Args[1:]
+	for len(args) > 0 {
+		op, arity := args[0], 1
+		switch op {
+		case "rename", "link":
+			arity = 2
+		}
+		if len(args) <= arity {
+			os.Stderr.WriteString("fsops: " + op + " needs " + strconv.Itoa(arity) + " argument(s)\n")
+			os.Exit(2)
+		}
+		a := args[1 : 1+arity]
+		args = args[1+arity:]
+		err := do(op, a)
+		res := "ok"
+		if errno, ok := err.(syscall.Errno); ok {
+			res = unix.ErrnoName(errno)
+		} else if err != nil {
+			res = err.Error()
+		}
+		line := op + " " + a[0]
+		if arity == 2 {
+			line += " " + a[1]
+		}
+		os.Stdout.WriteString(line + ": " + res + "\n")
+	}
+}
+
+func do(op string, a []string) error {
+	switch op {
+	case "write":
+		return write(a[0])
+	case "thread-write":
+		done := make(chan error)
+		go func() {
+			// A thread of its own, kept so that no other goroutine runs on it.
+			runtime.LockOSThread()
+			done <- write(a[0])
+		}()
+		return <-done
+	case "read":
+		fd, err := unix.Open(a[0], unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		_, err = unix.Read(fd, make([]byte, 16))
+		return err
+	case "list":
+		fd, err := unix.Open(a[0], unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		_, err = unix.Getdents(fd, make([]byte, 4096))
+		return err
+	case "mkdir":
+		return unix.Mkdir(a[0], 0o755)
+	case "mkfifo":
+		return unix.Mknod(a[0], unix.S_IFIFO|0o644, 0)
+	case "remove":
+		return unix.Unlink(a[0])
+	case "rename":
+		return unix.Rename(a[0], a[1])
+	case "link":
+		return unix.Link(a[0], a[1])
+	case "truncate":
+		return unix.Truncate(a[0], 0)
+	case "chmod":
+		return unix.Chmod(a[0], 0o600)
+	case "kill":
+		pid, err := strconv.Atoi(a[0])
+		if a[0] == "ppid" {
+			pid, err = os.Getppid(), nil
+		}
+		if err != nil {
+			return err
+		}
+		return unix.Kill(pid, 0)
+	case "mem":
+		fd, err := unix.Open("/proc/"+a[0]+"/mem", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return err
+	case "connect", "listen":
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		addr := &unix.SockaddrUnix{Name: "@" + a[0]}
+		if op == "connect" {
+			err = unix.Connect(fd, addr)
+			unix.Close(fd)
+			return err
+		}
+		if err := unix.Bind(fd, addr); err != nil {
+			return err
+		}
+		if err := unix.Listen(fd, 8); err != nil {
+			return err
+		}
+		os.Stdout.WriteString("listening\n")
+		for {
+			time.Sleep(time.Hour)
+		}
+	}
+	return syscall.EINVAL
+}
+
+func write(path string) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	_, err = unix.Write(fd, []byte("x"))
+	return err
+}
