@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,7 +21,11 @@ import (
 // applied in a fresh copy of the test binary.
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("GOSU_LANDLOCK_CHILD"); dir != "" {
-		restrictedChild(dir)
+		if abi := os.Getenv("GOSU_LANDLOCK_ABI"); abi != "" {
+			olderABIChild(dir, abi)
+		} else {
+			restrictedChild(dir)
+		}
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
@@ -396,4 +401,83 @@ func restrictedChild(dir string) {
 		done <- write(dir + "/o/t")
 	}()
 	try("other thread writes o/t", <-done)
+}
+
+// TestOlderABIs confines a copy of the test binary with the rules gosu makes
+// for each older ABI (this kernel accepts them all), and checks that what
+// docs/landlock.md says such a kernel leaves open is open, and the rest
+// shut: truncate(2) from ABI 3, ioctl on devices from 5, signals from 6;
+// with ABI 1 a rename into another directory is denied even within the
+// write tree.
+func TestOlderABIs(t *testing.T) {
+	if abi := needLandlock(t); abi < MaxABI {
+		testenv.Need(t, false, "needs Landlock ABI "+strconv.Itoa(MaxABI)+" to try every older one; the kernel has "+strconv.Itoa(abi))
+	}
+	for abi := 1; abi <= MaxABI; abi++ {
+		dir := tree(t)
+		if err := os.WriteFile(dir+"/w/a", nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "GOSU_LANDLOCK_CHILD="+dir, "GOSU_LANDLOCK_ABI="+strconv.Itoa(abi))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("ABI %d: %v\n%s", abi, err, out)
+		}
+		pick := func(older, newer string, from int) string {
+			if abi < from {
+				return older
+			}
+			return newer
+		}
+		want := "write o/x: EACCES\n" +
+			"truncate o/file: " + pick("ok", "EACCES", 3) + "\n" +
+			"rename w/a w/sub/a: " + pick("EXDEV", "ok", 2) + "\n" +
+			"ioctl /dev/null: " + pick("ENOTTY", "EACCES", 5) + "\n" +
+			"kill parent: " + pick("ok", "EPERM", 6) + "\n"
+		if string(out) != want {
+			t.Errorf("ABI %d:\n%s\nwant:\n%s", abi, out, want)
+		}
+	}
+}
+
+// olderABIChild is TestOlderABIs's confined copy.
+func olderABIChild(dir, abi string) {
+	runtime.LockOSThread()
+	try := func(what string, err error) {
+		res := "ok"
+		if errno, ok := err.(syscall.Errno); ok {
+			res = unix.ErrnoName(errno)
+		} else if err != nil {
+			res = err.Error()
+		}
+		os.Stdout.WriteString(what + ": " + res + "\n")
+	}
+	r, _, err := Open(Request{Write: []string{dir + "/w"}})
+	if err == nil {
+		r.ABI, err = strconv.Atoi(abi)
+	}
+	if err == nil {
+		err = unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	}
+	if err == nil {
+		err = r.Restrict()
+	}
+	if err != nil {
+		try("restrict", err)
+		return
+	}
+	fd, err := unix.Open(dir+"/o/x", unix.O_WRONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
+	if err == nil {
+		unix.Close(fd)
+	}
+	try("write o/x", err)
+	try("truncate o/file", unix.Truncate(dir+"/o/file", 0))
+	try("rename w/a w/sub/a", unix.Rename(dir+"/w/a", dir+"/w/sub/a"))
+	if fd, err = unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+		_, err = unix.IoctlGetTermios(fd, unix.TCGETS)
+		unix.Close(fd)
+	}
+	try("ioctl /dev/null", err)
+	try("kill parent", unix.Kill(os.Getppid(), 0))
 }
