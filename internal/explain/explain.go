@@ -392,8 +392,8 @@ func (w *jsonWriter) string(s string) {
 }
 
 // shellWords quotes, for a POSIX shell, the words it would not read back as
-// they are: in single quotes, where nothing is special, with each ' written
-// as '\”. (Go's strconv.Quote would leave $(...) live in double quotes.)
+// they are (see shq). (Go's strconv.Quote would leave $(...) live in
+// double quotes.)
 func shellWords(a []string) []string {
 	out := make([]string, len(a))
 	for i, w := range a {
@@ -402,22 +402,40 @@ func shellWords(a []string) []string {
 	return out
 }
 
-// shq quotes one word for a POSIX shell when it needs it: anything but
-// plain printable ASCII without a character the shell treats specially.
+// shq quotes one word for a shell when it needs it: anything but plain
+// printable ASCII without a character the shell treats specially. It uses
+// single quotes, where nothing is special, with each ' written as '\”;
+// a word with a control character or a byte that is not UTF-8 is written
+// in $'...' instead (POSIX.1-2024, bash, ksh, zsh, busybox sh; not dash
+// 0.5.12), with \n, \t and \xHH escapes, so that no newline or escape
+// sequence in a name reaches the terminal or forges a line of the output.
 func shq(w string) string {
-	plain := w != ""
-	for i := 0; i < len(w) && plain; i++ {
-		plain = w[i] > 0x20 && w[i] < 0x7f && !strings.ContainsRune("\"'\\$`;&|<>()*?[]{}~#=%!^", rune(w[i]))
+	plain, raw := w != "", true
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		plain = plain && c > 0x20 && c < 0x7f && !strings.ContainsRune("\"'\\$`;&|<>()*?[]{}~#=%!^", rune(c))
+		raw = raw && c >= 0x20 && c != 0x7f
 	}
 	if plain {
 		return w
 	}
-	q := []byte{'\''}
+	if raw && utf8.ValidString(w) {
+		return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+	}
+	const hex = "0123456789abcdef"
+	q := []byte("$'")
 	for i := 0; i < len(w); i++ {
-		if w[i] == '\'' {
-			q = append(q, `'\''`...)
-		} else {
-			q = append(q, w[i])
+		switch c := w[i]; {
+		case c == '\n':
+			q = append(q, '\\', 'n')
+		case c == '\t':
+			q = append(q, '\\', 't')
+		case c == '\'' || c == '\\':
+			q = append(q, '\\', c)
+		case c < 0x20 || c >= 0x7f:
+			q = append(q, '\\', 'x', hex[c>>4], hex[c&15])
+		default:
+			q = append(q, c)
 		}
 	}
 	return string(append(q, '\''))
