@@ -7,10 +7,10 @@ import (
 	"errors"
 	"strconv"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"gosu/internal/dirent"
 	"gosu/internal/errs"
 )
 
@@ -70,27 +70,25 @@ func List(dir int) ([]int, error) {
 		if n <= 0 || err != nil {
 			return nums, err
 		}
-		// struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2),
-		// d_type (1), then the name, NUL-terminated.
-		for b := buf[:n]; len(b) >= 19; {
-			reclen := int(*(*uint16)(unsafe.Pointer(&b[16])))
-			if reclen < 19 || reclen > len(b) {
-				break
-			}
-			num, ok := 0, b[19] != 0
-			for _, c := range b[19:reclen] {
-				if c == 0 {
-					break
-				}
-				if num = num*10 + int(c-'0'); c < '0' || c > '9' || num > 1<<30 {
-					ok = false
-					break
-				}
-			}
-			if ok {
+		r := dirent.Records(buf[:n])
+		for name, _, ok := r.Next(); ok; name, _, ok = r.Next() {
+			if num, ok := number(name[:len(name)-1]); ok {
 				nums = append(nums, num)
 			}
-			b = b[reclen:]
 		}
 	}
+}
+
+// number reads a name made only of decimal digits, at most 2^30 (the
+// kernel's bound on descriptors, fs.nr_open), without overflowing a 32-bit
+// int on the way.
+func number(name []byte) (int, bool) {
+	num := 0
+	for _, c := range name {
+		if c < '0' || c > '9' || num > (1<<30)/10 {
+			return 0, false
+		}
+		num = num*10 + int(c-'0')
+	}
+	return num, len(name) > 0 && num <= 1<<30
 }

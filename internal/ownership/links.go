@@ -2,6 +2,7 @@ package ownership
 
 import (
 	"golang.org/x/sys/unix"
+	"strconv"
 )
 
 // links is what the walk knows of a file with several hard links that
@@ -168,6 +169,6 @@ func (w *walker) linksLeft() {
 			continue
 		}
 		found := uint32(len(l.seen))
-		w.skip(l.dir, l.name, linksOutside, ": "+u64(uint64(l.nlink))+" hard links, "+u64(uint64(l.nlink-min(found, l.nlink)))+" outside the tree")
+		w.skip(l.dir, l.name, linksOutside, ": "+strconv.FormatUint(uint64(l.nlink), 10)+" hard links, "+strconv.FormatUint(uint64(l.nlink-min(found, l.nlink)), 10)+" outside the tree")
 	}
 }

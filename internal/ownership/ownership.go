@@ -96,7 +96,7 @@ const (
 // Summary is one line for the user, such as
 // "chown /data: 12 of 3400 changed, 3 skipped (hard links outside), 1 mount not entered".
 func (s Stats) Summary() string {
-	line := "chown " + s.Path + ": " + u64(s.Changed) + " of " + u64(s.Seen) + " changed"
+	line := "chown " + s.Path + ": " + strconv.FormatUint(s.Changed, 10) + " of " + strconv.FormatUint(s.Seen, 10) + " changed"
 	if s.SkippedCount > 0 {
 		var why []string
 		if s.reasons&linksOutside != 0 {
@@ -105,7 +105,7 @@ func (s Stats) Summary() string {
 		if s.reasons&changedDuringWalk != 0 {
 			why = append(why, "changed during the walk")
 		}
-		line += ", " + u64(s.SkippedCount) + " skipped"
+		line += ", " + strconv.FormatUint(s.SkippedCount, 10) + " skipped"
 		if len(why) > 0 {
 			line += " (" + strings.Join(why, ", ") + ")"
 		}
@@ -115,7 +115,7 @@ func (s Stats) Summary() string {
 	case 1:
 		line += ", 1 mount not entered"
 	default:
-		line += ", " + u64(s.MountCount) + " mounts not entered"
+		line += ", " + strconv.FormatUint(s.MountCount, 10) + " mounts not entered"
 	}
 	return line
 }
@@ -136,5 +136,3 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
-
-func u64(n uint64) string { return strconv.FormatUint(n, 10) }

@@ -1,6 +1,7 @@
 package ownership
 
 import (
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -45,7 +46,7 @@ func (w *walker) progress() {
 		return
 	}
 	w.shown.Store(true)
-	line := "\rchown " + w.root + ": " + u64(w.seen.Load()) + " seen, " + u64(w.changed.Load()) + " changed"
+	line := "\rchown " + w.root + ": " + strconv.FormatUint(w.seen.Load(), 10) + " seen, " + strconv.FormatUint(w.changed.Load(), 10) + " changed"
 	unix.Write(w.o.Progress, []byte(line))
 }
 

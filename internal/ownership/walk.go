@@ -3,6 +3,7 @@ package ownership
 import (
 	"errors"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -181,7 +182,7 @@ func (w *walker) fixRootFile() error {
 		return nil
 	}
 	if st.Nlink > 1 {
-		w.skip(nil, "", linksOutside, ": "+u64(uint64(st.Nlink))+" hard links, "+u64(uint64(st.Nlink-1))+" outside the tree")
+		w.skip(nil, "", linksOutside, ": "+strconv.FormatUint(uint64(st.Nlink), 10)+" hard links, "+strconv.FormatUint(uint64(st.Nlink-1), 10)+" outside the tree")
 		return nil
 	}
 	if err := chownFd(fd, uid, gid); err != nil {

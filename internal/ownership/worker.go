@@ -1,10 +1,9 @@
 package ownership
 
 import (
-	"bytes"
-	"unsafe"
-
 	"golang.org/x/sys/unix"
+
+	"gosu/internal/dirent"
 )
 
 // worker walks directories taken from the walker's stack. Its counters are
@@ -99,22 +98,10 @@ func (k *worker) readDir(n *node) {
 		if nb <= 0 {
 			return
 		}
-		for off := 0; off < nb && !k.w.stop.Load(); {
-			// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
-			reclen := int(*(*uint16)(unsafe.Pointer(&k.buf[off+16])))
-			typ := k.buf[off+18]
-			name := k.buf[off+19 : off+reclen]
-			off += reclen
-			end := bytes.IndexByte(name, 0)
-			if end < 0 {
-				continue
-			}
-			name = name[:end+1]
-			if end == 1 && name[0] == '.' || end == 2 && name[0] == '.' && name[1] == '.' {
-				continue
-			}
+		r := dirent.Records(k.buf[:nb])
+		for name, typ, ok := r.Next(); ok && !k.w.stop.Load(); name, typ, ok = r.Next() {
 			if typ == unix.DT_DIR {
-				n.subdirs = append(n.subdirs, string(name[:end]))
+				n.subdirs = append(n.subdirs, str(name))
 				continue
 			}
 			k.entry(n, name, typ, false)
