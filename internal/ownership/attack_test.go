@@ -41,11 +41,11 @@ stat -c '%u:%g %n' vol/tmp vol/tmp/f vol/bind vol/bind/in vol/sub/secret`
 	if r.Err != "" {
 		t.Fatal(r.Err)
 	}
-	want := []string{"vol/bind", "vol/sub/secret", "vol/tmp"}
+	want := []string{`"vol/bind"`, `"vol/sub/secret"`, `"vol/tmp"`}
 	if !slices.Equal(r.Stats.Mounts, want) || r.Stats.MountCount != 3 {
 		t.Errorf("mounts %q (%d), want %q", r.Stats.Mounts, r.Stats.MountCount, want)
 	}
-	if got, want := r.Summary, "chown vol: 3 of 3 changed, 3 mounts not entered"; got != want {
+	if got, want := r.Summary, `chown "vol": 3 of 3 changed, 3 mounts not entered`; got != want {
 		t.Errorf("summary %q, want %q", got, want)
 	}
 	// Inside the namespace, after the walk: the mounts as they were.
@@ -251,17 +251,17 @@ func TestLinkCountCannotBeFooled(t *testing.T) {
 	w.linksLeft()
 	slices.Sort(w.stats.Skipped)
 	want := []string{
-		root + "/a/c: hard links changed during the walk",
-		root + "/a/x: hard links changed during the walk",
-		root + "/a/x: hard links changed during the walk",
-		root + "/a/x: hard links changed during the walk",
-		root + "/b/d: hard links changed during the walk",
-		root + "/b/o: 2 hard links, 1 outside the tree",
+		q(root+"/a/c") + ": hard links changed during the walk",
+		q(root+"/a/x") + ": hard links changed during the walk",
+		q(root+"/a/x") + ": hard links changed during the walk",
+		q(root+"/a/x") + ": hard links changed during the walk",
+		q(root+"/b/d") + ": hard links changed during the walk",
+		q(root+"/b/o") + ": 2 hard links, 1 outside the tree",
 	}
 	if !slices.Equal(w.stats.Skipped, want) {
 		t.Errorf("skipped %q, want %q", w.stats.Skipped, want)
 	}
-	if got := w.stats.Summary(); got != "chown : 0 of 0 changed, 6 skipped (hard links outside, changed during the walk)" {
+	if got := w.stats.Summary(); got != `chown "": 0 of 0 changed, 6 skipped (hard links outside, changed during the walk)` {
 		t.Errorf("summary %q", got)
 	}
 }
@@ -321,7 +321,7 @@ func TestReopenMovedDirectory(t *testing.T) {
 				w.release(b)
 				t.Fatal("reopened a moved directory by its old path")
 			}
-			if want := []string{dir + "/vol/a/b: moved during the walk, not entered"}; !slices.Equal(w.stats.Skipped, want) {
+			if want := []string{q(dir+"/vol/a/b") + ": moved during the walk, not entered"}; !slices.Equal(w.stats.Skipped, want) {
 				t.Errorf("skipped %q, want %q", w.stats.Skipped, want)
 			}
 			if w.held.Load() != 0 {

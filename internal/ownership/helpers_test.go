@@ -2,6 +2,7 @@ package ownership
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,6 +67,14 @@ func helperMain() {
 // output).
 func runHelper(t *testing.T, dir string, wrapper []string, path string) (helperResult, string) {
 	t.Helper()
+	return runHelperIn(t, dir, nil, wrapper, path)
+}
+
+// runHelperIn is runHelper with the helper (or its wrapper) started with
+// attr: in a user namespace, say.
+func runHelperIn(t *testing.T, dir string, attr *syscall.SysProcAttr, wrapper []string, path string) (helperResult, string) {
+	t.Helper()
+	needReexec(t)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +83,7 @@ func runHelper(t *testing.T, dir string, wrapper []string, path string) (helperR
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	cmd.SysProcAttr = attr
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr string
@@ -90,6 +101,25 @@ func runHelper(t *testing.T, dir string, wrapper []string, path string) (helperR
 }
 
 func ci() bool { return testenv.CI() }
+
+// needReexec skips a test that runs its own binary again where it cannot:
+// under qemu-user without binfmt (GOARCH=s390x go test -exec
+// qemu-s390x-static), the kernel cannot execute the foreign binary
+// ("exec format error"). Only those tests skip there.
+func needReexec(t *testing.T) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^$")
+	if err := cmd.Run(); errors.Is(err, syscall.ENOEXEC) {
+		t.Skip("cannot run its own binary again (emulated " + runtime.GOARCH + " without binfmt): " + err.Error())
+	}
+}
+
+// q quotes a path as gosu prints it.
+func q(path string) string { return strconv.Quote(path) }
 
 func need(t *testing.T, ok bool, reason string) {
 	t.Helper()

@@ -131,15 +131,13 @@ func (k *worker) changeLinked(dir *node, s sighting) {
 	name := append([]byte(s.name), 0)
 	fd, err := openPath(dir.fd, &name[0])
 	if err != nil {
-		if err != unix.ENOENT {
-			w.fail(dir, s.name, "cannot open", err)
-		}
+		w.trouble(dir, s.name, "cannot open", err)
 		return
 	}
 	defer unix.Close(fd)
 	st := &k.st
 	if err := statxFd(fd, st); err != nil {
-		w.fail(dir, s.name, "cannot stat", err)
+		w.trouble(dir, s.name, "cannot stat", err)
 		return
 	}
 	if st.Ino != s.ino || st.Ctime != s.ctime || st.Nlink != s.nlink || !w.onMount(st) {
@@ -151,7 +149,7 @@ func (k *worker) changeLinked(dir *node, s sighting) {
 		return
 	}
 	if err := chownFd(fd, uid, gid); err != nil {
-		w.fail(dir, s.name, "cannot change owner", err)
+		w.trouble(dir, s.name, "cannot change owner", err)
 		return
 	}
 	k.changed++

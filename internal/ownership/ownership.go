@@ -29,6 +29,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gosu/internal/errs"
 )
 
 // Options say who gets the tree and how the walk runs. Its zero value is not
@@ -47,6 +49,12 @@ type Options struct {
 	// report, rewritten in place with "\r", once the walk has run longer
 	// than about two seconds, and cleared at the end; -1 for none.
 	Progress int
+	// FollowRootSymlinks lets the path given to Fix go through the symbolic
+	// links that only root could have made (package resolve); below the
+	// root, no link is ever followed.
+	FollowRootSymlinks bool
+	// RootDir lets the path given to Fix be the root directory.
+	RootDir bool
 
 	// progressAfter replaces the two seconds (tests).
 	progressAfter time.Duration
@@ -70,13 +78,15 @@ type Stats struct {
 	// Seen counts the entries examined on the root's mount (each hard link
 	// is an entry); Changed the inodes whose owner or group was changed.
 	Seen, Changed uint64
-	// Skipped names entries left alone on purpose, with the reason
-	// ("/data/x: 2 hard links, 1 outside the tree"): the first 20 only.
+	// Skipped names entries left alone, with the reason, as printed: the
+	// path quoted (errs.Quote), such as `"/data/x": 2 hard links, 1 outside
+	// the tree` or `"/data/y": cannot change owner: read-only file system`.
+	// The first 20 only.
 	Skipped []string
 	// SkippedCount counts them all.
 	SkippedCount uint64
 	// Mounts names the mount points below the root that were neither
-	// entered nor changed: the first 20 only.
+	// entered nor changed, quoted: the first 20 only.
 	Mounts []string
 	// MountCount counts them all.
 	MountCount uint64
@@ -91,12 +101,13 @@ type reason uint8
 const (
 	linksOutside reason = 1 << iota
 	changedDuringWalk
+	notPermitted // the kernel refused to open or change it
 )
 
 // Summary is one line for the user, such as
-// "chown /data: 12 of 3400 changed, 3 skipped (hard links outside), 1 mount not entered".
+// `chown "/data": 12 of 3400 changed, 3 skipped (hard links outside), 1 mount not entered`.
 func (s Stats) Summary() string {
-	line := "chown " + s.Path + ": " + strconv.FormatUint(s.Changed, 10) + " of " + strconv.FormatUint(s.Seen, 10) + " changed"
+	line := "chown " + errs.Quote(s.Path) + ": " + strconv.FormatUint(s.Changed, 10) + " of " + strconv.FormatUint(s.Seen, 10) + " changed"
 	if s.SkippedCount > 0 {
 		var why []string
 		if s.reasons&linksOutside != 0 {
@@ -104,6 +115,9 @@ func (s Stats) Summary() string {
 		}
 		if s.reasons&changedDuringWalk != 0 {
 			why = append(why, "changed during the walk")
+		}
+		if s.reasons&notPermitted != 0 {
+			why = append(why, "cannot be changed")
 		}
 		line += ", " + strconv.FormatUint(s.SkippedCount, 10) + " skipped"
 		if len(why) > 0 {
@@ -121,7 +135,7 @@ func (s Stats) Summary() string {
 }
 
 // Error is a failure of the walk, naming the entry: the root as given,
-// joined with the path below it.
+// joined with the path below it, quoted when printed.
 type Error struct {
 	Path string
 	Op   string // what failed, such as "cannot open directory"
@@ -130,9 +144,9 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if e.Op == "" {
-		return "chown " + e.Path + ": " + e.Err.Error()
+		return "chown " + errs.Quote(e.Path) + ": " + e.Err.Error()
 	}
-	return "chown " + e.Path + ": " + e.Op + ": " + e.Err.Error()
+	return "chown " + errs.Quote(e.Path) + ": " + e.Op + ": " + e.Err.Error()
 }
 
 func (e *Error) Unwrap() error { return e.Err }

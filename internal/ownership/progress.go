@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"gosu/internal/errs"
 )
 
 // progressAfter is how long a walk runs before it shows progress: a
@@ -46,7 +48,7 @@ func (w *walker) progress() {
 		return
 	}
 	w.shown.Store(true)
-	line := "\rchown " + w.root + ": " + strconv.FormatUint(w.seen.Load(), 10) + " seen, " + strconv.FormatUint(w.changed.Load(), 10) + " changed"
+	line := "\rchown " + errs.Quote(w.root) + ": " + strconv.FormatUint(w.seen.Load(), 10) + " seen, " + strconv.FormatUint(w.changed.Load(), 10) + " changed"
 	unix.Write(w.o.Progress, []byte(line))
 }
 

@@ -7,9 +7,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"gosu/internal/errs"
+	"gosu/internal/resolve"
 )
 
 // maxWorkers bounds Options.Workers. Workers beyond GOMAXPROCS only wait
@@ -80,12 +82,22 @@ type walker struct {
 
 // Fix gives the tree at path to o.UID and o.GID (within the limits of
 // o.FromUID and o.FromGID) and returns what it did. The root itself is
-// changed too. A root whose last component is a symbolic link is refused:
-// chown -R does not follow it either, and changing only the link would
-// leave the tree the caller meant as it was. Any failure stops the walk
-// (the workers finish the entry they hold and close every descriptor) and
-// is returned as an *Error naming the entry; the Stats then tell what was
-// done before it.
+// changed too.
+//
+// path is resolved by package resolve: from /, cleaned by name, without
+// following a symbolic link in any component, the last included (unless
+// o.FollowRootSymlinks, and then only the links only root could have
+// made); the walk then holds the root's descriptor and never uses the path
+// again. The root directory of the process (path "/", or any name that
+// leads there) is refused with ErrRootDir unless o.RootDir.
+//
+// An entry that vanishes during the walk needs nothing. An entry the kernel
+// refuses to open or change for this process (no permission, a read-only
+// file system, an owner or id the user namespace does not map) is left as
+// it is and listed in the Stats, and the walk goes on. Any other failure
+// stops the walk (the workers finish the entry they hold and close every
+// descriptor) and is returned as an *Error naming the entry; the Stats then
+// tell what was done before it.
 func Fix(path string, o Options) (Stats, error) {
 	w := &walker{root: path, o: o, rootFd: -1}
 	w.stats.Path = path
@@ -130,18 +142,35 @@ func Fix(path string, o Options) (Stats, error) {
 	return w.stats, w.err
 }
 
-// openRoot opens the root and changes it. It returns the root's node, or
+// ErrRootDir is what Fix refuses, unless Options.RootDir: the root
+// directory of the process, which would give away the whole file system.
+var ErrRootDir = errors.New("is the root directory: giving it away gives away the whole file system")
+
+// openRoot resolves the root and changes it. It returns the root's node, or
 // nil when the root is not a directory (then handled here) or on error.
 func (w *walker) openRoot() (*node, error) {
-	fd, err := unix.Open(w.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
-	if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
-		return nil, w.fixRootFile()
+	handle, err := resolve.Open(w.root, w.o.FollowRootSymlinks)
+	if err != nil {
+		return nil, &Error{Path: w.root, Op: "cannot open", Err: err}
 	}
+	defer unix.Close(handle)
+	var st unix.Statx_t
+	if err := statxFd(handle, &st); err != nil {
+		return nil, &Error{Path: w.root, Op: "cannot stat", Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil, w.fixRootFile(handle, &st)
+	}
+	if !w.o.RootDir && isRootDir(&st) {
+		return nil, &Error{Path: w.root, Err: ErrRootDir}
+	}
+	// The directory itself, for reading: "." of the handle cannot be
+	// anything else.
+	fd, err := openDirAt(handle, ".")
 	if err != nil {
 		return nil, &Error{Path: w.root, Op: "cannot open", Err: err}
 	}
 	w.rootFd = fd
-	var st unix.Statx_t
 	if err := statxFd(fd, &st); err != nil {
 		return nil, &Error{Path: w.root, Op: "cannot stat", Err: err}
 	}
@@ -157,27 +186,23 @@ func (w *walker) openRoot() (*node, error) {
 	return w.newNode(nil, "", dup, &st), nil
 }
 
-// fixRootFile handles a root that is not a directory. Its other hard
-// links, if any, cannot be inside a tree made of one file.
-func (w *walker) fixRootFile() error {
-	fd, err := unix.Open(w.root, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return &Error{Path: w.root, Op: "cannot open", Err: err}
+// isRootDir reports whether st is the root directory of this process: "/"
+// is where every absolute path starts, so no name can lead above it.
+func isRootDir(st *unix.Statx_t) bool {
+	var root unix.Statx_t
+	if unix.Statx(unix.AT_FDCWD, "/", unix.AT_NO_AUTOMOUNT, statxMask, &root) != nil {
+		return true // cannot tell: refuse
 	}
-	defer unix.Close(fd)
-	var st unix.Statx_t
-	if err := statxFd(fd, &st); err != nil {
-		return &Error{Path: w.root, Op: "cannot stat", Err: err}
-	}
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFLNK:
-		return &Error{Path: w.root, Err: errors.New("is a symbolic link, which is not followed: give the path it points to")}
-	case unix.S_IFDIR:
-		// It was not a directory a moment ago.
-		return &Error{Path: w.root, Op: "cannot open", Err: unix.ENOTDIR}
-	}
+	return st.Ino == root.Ino && st.Dev_major == root.Dev_major && st.Dev_minor == root.Dev_minor &&
+		(st.Mask&root.Mask&unix.STATX_MNT_ID == 0 || st.Mnt_id == root.Mnt_id)
+}
+
+// fixRootFile handles a root that is not a directory, open at fd (O_PATH)
+// and described by st. Its other hard links, if any, cannot be inside a
+// tree made of one file.
+func (w *walker) fixRootFile(fd int, st *unix.Statx_t) error {
 	w.seen.Add(1)
-	uid, gid, ok := w.want(&st)
+	uid, gid, ok := w.want(st)
 	if !ok {
 		return nil
 	}
@@ -186,7 +211,8 @@ func (w *walker) fixRootFile() error {
 		return nil
 	}
 	if err := chownFd(fd, uid, gid); err != nil {
-		return &Error{Path: w.root, Op: "cannot change owner", Err: err}
+		w.trouble(nil, "", "cannot change owner", err)
+		return w.err
 	}
 	w.changed.Add(1)
 	return nil
@@ -327,13 +353,50 @@ func (w *walker) fail(dir *node, name, op string, err error) {
 	w.stop.Store(true)
 }
 
-// skip records an entry left alone on purpose; why starts with ": ".
+// trouble handles a failed call on an entry (op says which, such as
+// "cannot change owner"): nothing for an entry that vanished, a note for one
+// the kernel will not let this process open or change, and the end of the
+// walk for anything else.
+func (w *walker) trouble(dir *node, name, op string, err error) {
+	switch {
+	case gone(err):
+	case refused(err):
+		w.skip(dir, name, notPermitted, ": "+op+": "+err.Error())
+	default:
+		w.fail(dir, name, op, err)
+	}
+}
+
+// gone is true for the errors of an entry removed since it was listed or
+// opened: getdents, openat and statx in a directory that was removed give
+// ENOENT, and NFS gives ESTALE for a handle whose file is gone.
+func gone(err error) bool {
+	return err == unix.ENOENT || err == unix.ESTALE
+}
+
+// refused is true for the errors with which the kernel refuses this process
+// one entry, and would refuse it again on the next start: EACCES (a
+// directory it cannot read: CAP_DAC_READ_SEARCH dropped), EPERM (an
+// immutable or append-only file; an owner the user namespace does not map,
+// over which it has no CAP_CHOWN; an LSM), EROFS (a read-only mount),
+// EINVAL and EOVERFLOW (an id the user namespace or an idmapped mount
+// cannot represent). Such an entry is left as it is and listed: the start
+// goes on, and says so.
+func refused(err error) bool {
+	switch err {
+	case unix.EACCES, unix.EPERM, unix.EROFS, unix.EINVAL, unix.EOVERFLOW:
+		return true
+	}
+	return false
+}
+
+// skip records an entry left alone; why starts with ": ".
 func (w *walker) skip(dir *node, name string, r reason, why string) {
 	w.report.Lock()
 	w.stats.SkippedCount++
 	w.stats.reasons |= r
 	if len(w.stats.Skipped) < kept {
-		w.stats.Skipped = append(w.stats.Skipped, w.path(dir, name)+why)
+		w.stats.Skipped = append(w.stats.Skipped, errs.Quote(w.path(dir, name))+why)
 	}
 	w.report.Unlock()
 }
@@ -343,7 +406,7 @@ func (w *walker) mount(dir *node, name string) {
 	w.report.Lock()
 	w.stats.MountCount++
 	if len(w.stats.Mounts) < kept {
-		w.stats.Mounts = append(w.stats.Mounts, w.path(dir, name))
+		w.stats.Mounts = append(w.stats.Mounts, errs.Quote(w.path(dir, name)))
 	}
 	w.report.Unlock()
 }
@@ -390,10 +453,10 @@ func (w *walker) reopen(n *node) bool {
 		fd, err := openDirAt(cur, a.name)
 		unix.Close(cur)
 		if err != nil {
-			if gone(err) {
+			if gone(err) || err == unix.ENOTDIR || err == unix.ELOOP {
 				w.skip(n, "", changedDuringWalk, ": moved during the walk, not entered")
 			} else {
-				w.fail(a.parent, a.name, "cannot reopen directory", err)
+				w.trouble(a.parent, a.name, "cannot reopen directory", err)
 			}
 			return false
 		}
@@ -409,12 +472,6 @@ func (w *walker) reopen(n *node) bool {
 	w.held.Add(1)
 	w.reopens.Add(1)
 	return true
-}
-
-// gone is true for the errors of an entry that was removed, renamed or
-// replaced by another type since it was listed.
-func gone(err error) bool {
-	return err == syscall.ENOENT || err == syscall.ENOTDIR || err == syscall.ELOOP
 }
 
 // sortKept sorts one of the short lists of Stats. An insertion sort of at

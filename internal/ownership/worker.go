@@ -54,13 +54,17 @@ func (k *worker) step(n *node) *node {
 		return nil
 	}
 	if !n.read {
-		k.readDir(n)
+		removed := !k.readDir(n)
 		k.settle(n)
 		n.read = true
 		n.rootOnly = false
+		if removed {
+			w.release(n)
+			return nil
+		}
 		if (n.uid >= 0 || n.gid >= 0) && !w.stop.Load() {
 			if err := chownFd(n.fd, n.uid, n.gid); err != nil {
-				w.fail(n, "", "cannot change owner", err)
+				w.trouble(n, "", "cannot change owner", err)
 			} else {
 				k.changed++
 			}
@@ -87,16 +91,21 @@ func (k *worker) step(n *node) *node {
 
 // readDir handles every entry of n but its subdirectories, which it lists
 // in n.subdirs. Names are passed on inside the getdents buffer, NUL
-// included, so that files cost no allocation.
-func (k *worker) readDir(n *node) {
+// included, so that files cost no allocation. It returns false when n was
+// removed during the walk (getdents on a removed directory fails with
+// ENOENT): what it held is gone, and n needs nothing more.
+func (k *worker) readDir(n *node) bool {
 	for !k.w.stop.Load() {
 		nb, err := unix.Getdents(n.fd, k.buf)
 		if err != nil {
+			if gone(err) {
+				return false
+			}
 			k.w.fail(n, "", "cannot read directory", err)
-			return
+			return true
 		}
 		if nb <= 0 {
-			return
+			return true
 		}
 		r := dirent.Records(k.buf[:nb])
 		for name, typ, ok := r.Next(); ok && !k.w.stop.Load(); name, typ, ok = r.Next() {
@@ -110,6 +119,7 @@ func (k *worker) readDir(n *node) {
 			}
 		}
 	}
+	return true
 }
 
 // entry handles one entry of dir that is not known to be a directory. name
@@ -134,9 +144,7 @@ func (k *worker) entry(dir *node, name []byte, typ uint8, fromDir bool) {
 	if !k.eager || typ == unix.DT_UNKNOWN {
 		// The cheap look first: on a restart nearly every entry is right.
 		if err := statxAt(dir.fd, p, st); err != nil {
-			if err != unix.ENOENT {
-				w.fail(dir, str(name), "cannot stat", err)
-			}
+			w.trouble(dir, str(name), "cannot stat", err)
 			return
 		}
 		if !k.plain(dir, name, st, fromDir) {
@@ -149,14 +157,12 @@ func (k *worker) entry(dir *node, name []byte, typ uint8, fromDir bool) {
 	}
 	fd, err := openPath(dir.fd, p)
 	if err != nil {
-		if err != unix.ENOENT {
-			w.fail(dir, str(name), "cannot open", err)
-		}
+		w.trouble(dir, str(name), "cannot open", err)
 		return
 	}
 	defer unix.Close(fd)
 	if err := statxFd(fd, st); err != nil {
-		w.fail(dir, str(name), "cannot stat", err)
+		w.trouble(dir, str(name), "cannot stat", err)
 		return
 	}
 	if !k.plain(dir, name, st, fromDir) {
@@ -173,7 +179,7 @@ func (k *worker) entry(dir *node, name []byte, typ uint8, fromDir bool) {
 		return
 	}
 	if err := chownFd(fd, uid, gid); err != nil {
-		w.fail(dir, str(name), "cannot change owner", err)
+		w.trouble(dir, str(name), "cannot change owner", err)
 		return
 	}
 	k.changed++
@@ -192,9 +198,7 @@ func (k *worker) entryByName(dir *node, name []byte) {
 	p := &name[0]
 	st := &k.st
 	if err := statxAt(dir.fd, p, st); err != nil {
-		if err != unix.ENOENT {
-			w.fail(dir, str(name), "cannot stat", err)
-		}
+		w.trouble(dir, str(name), "cannot stat", err)
 		return
 	}
 	if !k.plain(dir, name, st, false) {
@@ -210,9 +214,7 @@ func (k *worker) entryByName(dir *node, name []byte) {
 		return
 	}
 	if err := chownAt(dir.fd, p, uid, gid); err != nil {
-		if err != unix.ENOENT {
-			w.fail(dir, str(name), "cannot change owner", err)
-		}
+		w.trouble(dir, str(name), "cannot change owner", err)
 		return
 	}
 	k.changed++
@@ -246,18 +248,17 @@ func (k *worker) openDir(dir *node, name string) *node {
 	fd, err := openDirAt(dir.fd, name)
 	if err != nil {
 		switch err {
-		case unix.ENOENT:
 		case unix.ELOOP, unix.ENOTDIR:
 			k.entry(dir, append([]byte(name), 0), unix.DT_UNKNOWN, true)
 		default:
-			w.fail(dir, name, "cannot open directory", err)
+			w.trouble(dir, name, "cannot open directory", err)
 		}
 		return nil
 	}
 	st := &k.st
 	if err := statxFd(fd, st); err != nil {
 		unix.Close(fd)
-		w.fail(dir, name, "cannot stat", err)
+		w.trouble(dir, name, "cannot stat", err)
 		return nil
 	}
 	if !w.onMount(st) {

@@ -1,0 +1,165 @@
+// Package resolve opens a path that gosu, as root, acts on (--chown=PATH,
+// the /PATH user spec), without following a symbolic link that someone
+// other than root could have planted in any of its components.
+//
+// open(2) follows a symbolic link in every component but, with O_NOFOLLOW,
+// the last: with a volume /v owned by a user, `ln -s /srv/www /v/www` made
+// `--chown=/v/www/html` give away /srv/www/html, and a link at the /PATH of
+// the user spec chose whom gosu runs the command as. Open instead walks the
+// path one component at a time, each opened relative to the descriptor of
+// the directory before it with O_PATH|O_NOFOLLOW and looked at through its
+// own descriptor: a symbolic link is seen as a link, never followed by the
+// kernel, and a component renamed or replaced after it was passed changes
+// nothing, since the walk holds the directory, not its name. The caller gets
+// a descriptor and never uses the path string again.
+//
+// The same walk serves every kernel (openat2's RESOLVE_NO_SYMLINKS, Linux
+// 5.6, would need this one as a fallback anyway, and could not follow the
+// links that Options.FollowRootLinks trusts).
+package resolve
+
+import (
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"gosu/internal/errs"
+)
+
+// maxLinks bounds the symbolic links followed for one path, as the kernel's
+// MAXSYMLINKS (40) does.
+const maxLinks = 40
+
+// Open returns an O_PATH descriptor (close-on-exec) of what name names,
+// never a symbolic link.
+//
+// name is cleaned first, by name (path.Clean: "//", "." and "dir/.." go), so
+// that a ".." can never climb out of where a link led; what is left of ".."
+// leads a relative name, which starts at the working directory. Mount
+// points on the way are crossed: only root can mount.
+//
+// A symbolic link in any component, the last included, is an error that
+// names it (wrapping ELOOP), unless followRoot is given and the link is one
+// that only root could have made: owned by root, in a directory that it and
+// every directory above it, from /, are owned by root and writable by no
+// one else (a POSIX ACL's mask shows in the group bits, so no ACL grants it
+// either), such as /var/run -> /run. No user can create, rename or replace
+// an entry there. Such a link is read as text and its target walked in the
+// same way, a /proc magic link included: the kernel never jumps through
+// one. A relative name follows no link.
+func Open(name string, followRoot bool) (int, error) {
+	return open("/", name, followRoot)
+}
+
+// open is Open with the directory root standing for "/" (tests).
+func open(root, name string, followRoot bool) (int, error) {
+	if name == "" {
+		return -1, unix.ENOENT
+	}
+	p := path.Clean(name)
+	for links := 0; ; links++ {
+		fd, next, err := walk(root, p, followRoot)
+		if next == "" || err != nil {
+			return fd, err
+		}
+		if links == maxLinks {
+			return -1, unix.ELOOP
+		}
+		p = next
+	}
+}
+
+// walk opens the cleaned path p, or stops at the first symbolic link it may
+// follow and returns the path to go on with: the link's target in place of
+// the link.
+func walk(root, p string, followRoot bool) (fd int, next string, err error) {
+	start := "."
+	if p[0] == '/' {
+		start = root
+	}
+	cur, err := unix.Open(start, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, "", err
+	}
+	var st unix.Statx_t
+	// rootOnly: every directory passed so far is one only root can change,
+	// from / (a relative name starts untrusted).
+	rootOnly := start == root && stat(cur, &st) == nil && onlyRoot(&st)
+	rest := strings.TrimLeft(p, "/")
+	if rest == "." || rest == "" {
+		return cur, "", nil
+	}
+	for rest != "" {
+		comp, tail, _ := strings.Cut(rest, "/")
+		fd, err := unix.Openat(cur, comp, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err == nil {
+			if err = stat(fd, &st); err != nil {
+				unix.Close(fd)
+			}
+		}
+		if err != nil {
+			unix.Close(cur)
+			return -1, "", err
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFDIR:
+			unix.Close(cur)
+			cur, rootOnly = fd, rootOnly && onlyRoot(&st)
+			rest = tail
+			continue
+		case unix.S_IFLNK:
+			at := p[:len(p)-len(rest)] + comp
+			trusted := rootOnly && st.Uid == 0
+			target, err := readlink(fd)
+			unix.Close(fd)
+			unix.Close(cur)
+			switch {
+			case err != nil:
+				return -1, "", errs.Wrap("reading the symbolic link "+errs.Quote(at), err)
+			case !trusted:
+				return -1, "", errs.Explain(errs.Quote(at)+" is a symbolic link (to "+errs.Quote(target)+
+					") that a user other than root could have made or replaced, which is not followed: give the path without it", unix.ELOOP)
+			case !followRoot:
+				return -1, "", errs.Explain(errs.Quote(at)+" is a symbolic link (to "+errs.Quote(target)+
+					"), which is not followed: give the path it leads to, or --follow-root-symlinks (only root can have made this one)", unix.ELOOP)
+			}
+			if !strings.HasPrefix(target, "/") {
+				target = p[:len(p)-len(rest)] + target
+			}
+			return -1, path.Clean(target + "/" + tail), nil
+		}
+		if tail != "" {
+			unix.Close(fd)
+			unix.Close(cur)
+			return -1, "", unix.ENOTDIR
+		}
+		unix.Close(cur)
+		return fd, "", nil
+	}
+	return cur, "", nil
+}
+
+// onlyRoot reports whether only root can add, remove or rename entries of
+// the directory st describes.
+func onlyRoot(st *unix.Statx_t) bool {
+	return st.Uid == 0 && st.Mode&0o022 == 0
+}
+
+func stat(fd int, st *unix.Statx_t) error {
+	return unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_TYPE|unix.STATX_MODE|unix.STATX_UID, st)
+}
+
+// readlink reads the target of the symbolic link open at fd (O_PATH).
+func readlink(fd int) (string, error) {
+	for size := 256; ; size *= 2 {
+		buf := make([]byte, size)
+		n, err := unix.Readlinkat(fd, "", buf)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
+}
