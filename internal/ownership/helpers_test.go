@@ -31,7 +31,12 @@ const (
 const helperEnv = "OWNERSHIP_TEST_HELPER"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) != "" {
+	switch os.Getenv(helperEnv) {
+	case "":
+	case "huge":
+		hugeMain(os.Args[1])
+		return
+	default:
 		helperMain()
 		return
 	}

@@ -110,12 +110,21 @@ func Fix(path string, o Options) (Stats, error) {
 		w.stats.Seen, w.stats.Changed = w.seen.Load(), w.changed.Load()
 		return w.stats, err
 	}
-	w.budget = dirBudget(o.dirBudget)
+	limit := fdLimit()
+	w.budget = int64(o.dirBudget)
+	if w.budget <= 0 {
+		w.budget = int64(min(max(limit/4, 2), 4096))
+	}
 	workers := o.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	workers = min(workers, maxWorkers)
+	// Each worker holds its own directory beyond the budget and opens up
+	// to two more at a time (an entry's O_PATH handle and the next
+	// directory; or a reopen's two steps): with a limit of 16 (ulimit -n
+	// 16, TestFewDescriptors), one worker and a budget of 4 fit beside
+	// stdio.
+	workers = min(workers, maxWorkers, max(int(limit/16), 1))
 	w.wake = make(chan struct{}, workers)
 
 	w.startProgress()
@@ -254,18 +263,16 @@ func (w *walker) want(st *unix.Statx_t) (uid, gid int, change bool) {
 	return uid, gid, uid >= 0 || gid >= 0
 }
 
-// dirBudget is how many directory descriptors nodes may hold before the
-// oldest waiting ones are parked (closed, to be reopened later): a quarter
-// of the descriptor limit, which Go raises to the hard limit at start-up.
-func dirBudget(forced int) int64 {
-	if forced > 0 {
-		return int64(forced)
-	}
+// fdLimit is the descriptor limit, which Go raises to the hard limit at
+// start-up. A quarter of it is the budget of directory descriptors that
+// nodes may hold before the oldest waiting ones are parked (closed, to be
+// reopened later), at most 4,096.
+func fdLimit() uint64 {
 	var rl unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return 64
+		return 256
 	}
-	return int64(min(max(rl.Cur/4, 16), 4096))
+	return rl.Cur
 }
 
 // push offers n, which has subdirectories left, to any worker. When nodes
