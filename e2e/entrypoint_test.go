@@ -94,7 +94,7 @@ func TestOwnerSpec(t *testing.T) {
 	gosu(t, mine, bin+"/probe").expect(t, "owner 1000:1000", map[string]string{
 		"Uid": "1000 1000 1000 1000", "Gid": "1000 1000 1000 1000", "Groups": "", "env.HOME": "/home/app"})
 	r := gosu(t, dir+"/none", "id")
-	if r.code != 1 || r.stderr != "error: failed switching to '"+dir+"/none': owner of "+dir+"/none: no such file or directory\n" {
+	if r.code != 1 || r.stderr != "error: failed switching to '"+dir+"/none': owner of \""+dir+"/none\": no such file or directory\n" {
 		t.Errorf("missing path: exit %d, stderr %q", r.code, r.stderr)
 	}
 	rootOwned := dir + "/root"
@@ -102,7 +102,7 @@ func TestOwnerSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = gosu(t, rootOwned, "id")
-	if want := "error: failed switching to '" + rootOwned + "': " + rootOwned + " is owned by root; refusing to run COMMAND as its owner, root (is the volume mounted?); --allow-root-owner allows it\n"; r.code != 1 || r.stderr != want {
+	if want := "error: failed switching to '" + rootOwned + "': \"" + rootOwned + "\" is owned by root; refusing to run \"id\" as its owner, root (is the volume mounted?); --allow-root-owner allows it\n"; r.code != 1 || r.stderr != want {
 		t.Errorf("root-owned path: exit %d, stderr %q, want %q", r.code, r.stderr, want)
 	}
 	gosu(t, "--allow-root-owner", rootOwned, bin+"/probe").expect(t, "--allow-root-owner", map[string]string{"Uid": "0 0 0 0"})

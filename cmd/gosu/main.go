@@ -120,7 +120,8 @@ so signals reach COMMAND directly and nothing is left running in between.
 
 USER-SPEC is user, uid, user:group, uid:gid (names and ids mixed freely),
 :group, user: or empty (the caller). A part made only of digits is an id.
-/PATH means the uid and gid that own PATH (never root, unless allowed).
+/PATH means the uid and gid that own PATH (neither may be root, unless
+allowed), found without following a symbolic link in PATH.
 A user alone also gets every group of /etc/group that lists it as a member;
 user:group means exactly that user and that group. Only /etc/passwd and
 /etc/group are read; malformed lines in them never match.

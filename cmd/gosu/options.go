@@ -123,7 +123,7 @@ var optionTable = []option{
 			o.InitGrace = d
 			return nil
 		}},
-	{name: "chown", value: "PATH", help: "Before the switch, give PATH and all under it to the user and group,\nsafely: no symlink followed, no mount entered, no outside hard link\nchanged, only what is not right yet. Repeatable.",
+	{name: "chown", value: "PATH", help: "Before the switch, give PATH and all under it to the user and group,\nsafely: no symlink followed (in PATH or below), no mount entered, no\noutside hard link changed, only what is not right yet; what the kernel\nrefuses to change is left and listed. Not / (see below). Repeatable.",
 		set: func(o *options, v string) error {
 			if v == "" {
 				return errors.New("empty path")
@@ -145,8 +145,14 @@ var optionTable = []option{
 		}},
 	{name: "add-user", value: "NAME", optional: true, help: "If the uid has no passwd entry, add one (NAME, or user<UID>), a group\nif the gid has none, and a home, with locked, atomic writes.",
 		set: func(o *options, v string) error { o.AddUser, o.AddUserName = true, v; return nil }},
-	{name: "allow-root-owner", help: "With a /PATH user spec: allow PATH's owner to be root.",
+	{name: "allow-chown-root-dir", needs: "chown", help: "With --chown: let PATH be the root directory, which gives away the\nwhole root file system.",
+		set: func(o *options, _ string) error { o.ChownRootDir = true; return nil }},
+	{name: "follow-root-symlinks", help: "Let --chown's PATH and a /PATH user spec go through symbolic links\nonly root can have made: owned by root, in directories that from /\ndown only root can change (such as /var/run -> /run).",
+		set: func(o *options, _ string) error { o.FollowRootSymlinks = true; return nil }},
+	{name: "allow-root-owner", help: "With a /PATH user spec: allow PATH's owner (and group) to be root.",
 		set: func(o *options, _ string) error { o.AllowRootOwner = true; return nil }},
+	{name: "allow-root-group", help: "With a /PATH user spec: allow PATH's group to be root (files owned\nUID:0, as on OpenShift), but not its owner.",
+		set: func(o *options, _ string) error { o.AllowRootGroup = true; return nil }},
 	{name: "landlock-write", value: "PATH,...", help: "COMMAND may create, remove, rename, write and truncate files only\nbeneath these paths (Landlock, after the switch; each must exist and\nbe reached through no symbolic link). Reading elsewhere stays allowed.\nRepeatable. Sets no_new_privs.",
 		set: func(o *options, v string) error { return landlock.AddPaths(&o.Landlock.Write, v) }},
 	{name: "landlock-read", value: "PATH,...", help: "COMMAND may read and execute only beneath these paths and those of\n--landlock-write (a dynamic program needs /usr,/etc/ld.so.cache).",

@@ -44,6 +44,9 @@ func Text(p *plan.Plan) string {
 	}
 	line("user:", "uid "+strconv.FormatUint(uint64(t.UID), 10)+" ("+name+")")
 	line("group:", "gid "+strconv.FormatUint(uint64(t.GID), 10))
+	if p.OwnerOf != "" {
+		line("owner of:", shq(p.OwnerOf)+": the user and group are its owner's; "+resolvedText(p.FollowRootSymlinks))
+	}
 	groups := list(uints(t.Groups), " ", "none")
 	if p.GroupsKept {
 		groups += " (the caller's, kept: only root could drop them)"
@@ -112,8 +115,13 @@ func Text(p *plan.Plan) string {
 		}
 	}
 	for _, c := range p.Chown {
-		line("chown:", shq(c.Path)+" and everything under it to "+strconv.FormatUint(uint64(t.UID), 10)+":"+strconv.FormatUint(uint64(t.GID), 10)+from(c.FromUID, c.FromGID)+
-			" (no symbolic link followed, no mount entered)")
+		line("chown:", shq(c.Path)+" and everything under it to "+strconv.FormatUint(uint64(t.UID), 10)+":"+strconv.FormatUint(uint64(t.GID), 10)+from(c.FromUID, c.FromGID))
+		root := "; refused if it is the root directory"
+		if c.RootDir {
+			root = "; may be the root directory"
+		}
+		line("", resolvedText(p.FollowRootSymlinks)+root)
+		line("", "below it: no symbolic link followed, no mount entered; refused entries left and listed")
 	}
 	landlockText(&p.Landlock, line)
 	for _, n := range p.Notes {
@@ -146,6 +154,15 @@ func landlockText(r *landlock.Rules, line func(k, v string)) {
 	}
 }
 
+// resolvedText says how a path given to gosu was, or will be, resolved
+// (package resolve).
+func resolvedText(followRoot bool) string {
+	if followRoot {
+		return "PATH resolved from / through symbolic links only root can have made"
+	}
+	return "PATH resolved from / without following a symbolic link"
+}
+
 // layout writes each row's key, then its value from column keyWidth (or
 // one space after a longer key).
 func layout(rows [][2]string) string {
@@ -173,6 +190,10 @@ func JSON(p *plan.Plan) string {
 	w.nullable(p.Identity.Name)
 	w.key("gid")
 	w.uint(uint64(t.GID))
+	w.key("owner_of")
+	w.nullable(p.OwnerOf)
+	w.key("follow_root_symlinks")
+	w.bool(p.FollowRootSymlinks)
 	w.key("groups")
 	w.open('[')
 	for _, g := range t.Groups {
@@ -246,6 +267,8 @@ func JSON(p *plan.Plan) string {
 		w.raw(strconv.FormatInt(c.FromUID, 10))
 		w.key("from_gid")
 		w.raw(strconv.FormatInt(c.FromGID, 10))
+		w.key("root_dir")
+		w.bool(c.RootDir)
 		w.close('}')
 	}
 	w.close(']')

@@ -66,9 +66,14 @@ type Request struct {
 	Chown          []string
 	ChownFromUID   int64 // -1: any
 	ChownFromGID   int64
+	ChownRootDir   bool // --allow-chown-root-dir
 	AddUser        bool
 	AddUserName    string
 	AllowRootOwner bool
+	AllowRootGroup bool
+	// FollowRootSymlinks lets --chown's paths and the /PATH user spec go
+	// through the symbolic links only root could have made.
+	FollowRootSymlinks bool
 
 	Landlock landlock.Request
 }
@@ -77,6 +82,11 @@ type Request struct {
 type Plan struct {
 	Spec     string // as given, for messages
 	Command  []string
+	// OwnerOf is the PATH of a /PATH user spec, "" for any other.
+	OwnerOf string
+	// FollowRootSymlinks: OwnerOf was, and Chown paths will be, resolved
+	// through the symbolic links only root could have made.
+	FollowRootSymlinks bool
 	Identity spec.Identity
 	Target   drop.Target
 	Env      []environ.Change
@@ -118,19 +128,19 @@ func (p *Plan) Supervised() bool {
 // environment; name is gosu's name for notes.
 func Resolve(r Request, env []string, name string) (Plan, error) {
 	caller := spec.Caller{UID: uint32(unix.Getuid()), GID: uint32(unix.Getgid())}
-	userSpec := r.Spec
+	userSpec, ownerOfPath := r.Spec, ""
 	if strings.HasPrefix(userSpec, "/") {
-		owner, err := ownerOf(userSpec, r.AllowRootOwner)
+		owner, err := ownerOf(r)
 		if err != nil {
 			return Plan{}, err
 		}
-		userSpec = owner
+		userSpec, ownerOfPath = owner, r.Spec
 	}
 	id, err := spec.Resolve(userSpec, caller, account.System)
 	if err != nil {
 		return Plan{}, err
 	}
-	p := Plan{Spec: r.Spec, Command: r.Command, Identity: id, Caller: env,
+	p := Plan{Spec: r.Spec, Command: r.Command, OwnerOf: ownerOfPath, FollowRootSymlinks: r.FollowRootSymlinks, Identity: id, Caller: env,
 		CloseFDs: r.CloseFDs, KeepFDs: r.KeepFDs, AllowUnsafeCaps: r.AllowUnsafeCaps,
 		Init: r.Init, InitPGroup: r.InitPGroup, InitSuccess: r.InitSuccess, InitGrace: r.InitGrace}
 	if r.AddUser {
@@ -140,7 +150,7 @@ func Resolve(r Request, env []string, name string) (Plan, error) {
 		id = p.Identity
 	}
 	for _, path := range r.Chown {
-		p.Chown = append(p.Chown, Chown{Path: path, FromUID: r.ChownFromUID, FromGID: r.ChownFromGID})
+		p.Chown = append(p.Chown, Chown{Path: path, FromUID: r.ChownFromUID, FromGID: r.ChownFromGID, RootDir: r.ChownRootDir})
 	}
 	p.Target = drop.Target{UID: id.UID, GID: id.GID, Groups: id.Groups, KeepCaps: r.KeepCaps,
 		LimitBounding: r.DropBounding, NoNewPrivs: r.NoNewPrivs, ParentDeathSignal: r.ParentDeathSig, Parent: r.Parent}
