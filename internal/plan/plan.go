@@ -82,11 +82,6 @@ type Request struct {
 type Plan struct {
 	Spec     string // as given, for messages
 	Command  []string
-	// OwnerOf is the PATH of a /PATH user spec, "" for any other.
-	OwnerOf string
-	// FollowRootSymlinks: OwnerOf was, and Chown paths will be, resolved
-	// through the symbolic links only root could have made.
-	FollowRootSymlinks bool
 	Identity spec.Identity
 	Target   drop.Target
 	Env      []environ.Change
@@ -105,6 +100,12 @@ type Plan struct {
 	// The entrypoint steps, run before the switch.
 	AddUser *useradd.Plan
 	Chown   []Chown
+
+	// OwnerOf is the PATH of a /PATH user spec, "" for any other.
+	OwnerOf string
+	// FollowRootSymlinks: OwnerOf was, and Chown paths will be, resolved
+	// through the symbolic links only root could have made.
+	FollowRootSymlinks bool
 
 	// Notes are printed on stderr before the plan is carried out.
 	Notes []string
