@@ -277,3 +277,38 @@ func TestSwapRace(t *testing.T) {
 		t.Errorf("the swap was not raced: %d opened, %d refused", got, refused)
 	}
 }
+
+// A path of 2,100 components (4,200 bytes, beyond PATH_MAX, which open(2)
+// would refuse) resolves one component at a time, with two descriptors at
+// most. (The walk below a --chown root is tested 10,000 deep in package
+// ownership; a chain that deep takes seconds to make and remove.)
+func TestDeepPath(t *testing.T) {
+	root := tree(t)
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2100 {
+		if err := unix.Mkdirat(fd, "a", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		next, err := unix.Openat(fd, "a", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		unix.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd = next
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(fd, &st)
+	unix.Close(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noLeaks(t)
+	name := "/" + strings.Repeat("a/", 2100)
+	got, err := opens(t, root, name, false)
+	if err != nil || got != st.Ino {
+		t.Errorf("2,100 components: inode %d, %v; want %d", got, err, st.Ino)
+	}
+}
