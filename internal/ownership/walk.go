@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -199,7 +200,7 @@ func (w *walker) openRoot() (*node, error) {
 // is where every absolute path starts, so no name can lead above it.
 func isRootDir(st *unix.Statx_t) bool {
 	var root unix.Statx_t
-	if unix.Statx(unix.AT_FDCWD, "/", unix.AT_NO_AUTOMOUNT, statxMask, &root) != nil {
+	if statxAt(unix.AT_FDCWD, unsafe.StringData("/\x00"), &root) != nil {
 		return true // cannot tell: refuse
 	}
 	return st.Ino == root.Ino && st.Dev_major == root.Dev_major && st.Dev_minor == root.Dev_minor &&

@@ -82,13 +82,17 @@ func walk(root, p string, followRoot bool) (fd int, next string, err error) {
 	if err != nil {
 		return -1, "", err
 	}
-	var st unix.Statx_t
+	var st unix.Stat_t
 	// rootOnly: every directory passed so far is one only root can change,
 	// from / (a relative name starts untrusted).
 	rootOnly := start == root && stat(cur, &st) == nil && onlyRoot(&st)
-	rest := strings.TrimLeft(p, "/")
-	if rest == "." || rest == "" {
+	// Cleaned, p is "/" or ".", or has no "/" at its start but one.
+	rest := p
+	switch {
+	case p == "/" || p == ".":
 		return cur, "", nil
+	case start == root:
+		rest = p[1:]
 	}
 	for rest != "" {
 		comp, tail, _ := strings.Cut(rest, "/")
@@ -142,12 +146,13 @@ func walk(root, p string, followRoot bool) (fd int, next string, err error) {
 
 // onlyRoot reports whether only root can add, remove or rename entries of
 // the directory st describes.
-func onlyRoot(st *unix.Statx_t) bool {
+func onlyRoot(st *unix.Stat_t) bool {
 	return st.Uid == 0 && st.Mode&0o022 == 0
 }
 
-func stat(fd int, st *unix.Statx_t) error {
-	return unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_TYPE|unix.STATX_MODE|unix.STATX_UID, st)
+// stat looks at what fd (O_PATH) is itself: a symbolic link included.
+func stat(fd int, st *unix.Stat_t) error {
+	return unix.Fstat(fd, st)
 }
 
 // readlink reads the target of the symbolic link open at fd (O_PATH).
