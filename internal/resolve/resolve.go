@@ -15,7 +15,7 @@
 //
 // The same walk serves every kernel (openat2's RESOLVE_NO_SYMLINKS, Linux
 // 5.6, would need this one as a fallback anyway, and could not follow the
-// links that Options.FollowRootLinks trusts).
+// links that followRoot, gosu's --follow-root-symlinks, trusts).
 package resolve
 
 import (
