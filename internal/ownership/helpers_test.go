@@ -105,8 +105,6 @@ func runHelperIn(t *testing.T, dir string, attr *syscall.SysProcAttr, wrapper []
 	return r, rest
 }
 
-func ci() bool { return testenv.CI() }
-
 // needReexec skips a test that runs its own binary again where it cannot:
 // under qemu-user without binfmt (GOARCH=s390x go test -exec
 // qemu-s390x-static), the kernel cannot execute the foreign binary
