@@ -53,6 +53,9 @@ func TestScripts(t *testing.T) {
 			case "landlock": // the newest ABI gosu knows, or later
 				abi, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
 				return errno == 0 && abi >= landlock.MaxABI, nil
+			case "mergedusr": // /lib is root's link to usr/lib (Debian 12 and later)
+				to, err := os.Readlink("/lib")
+				return err == nil && to == "usr/lib", nil
 			}
 			return false, errors.New("unknown condition " + cond)
 		},

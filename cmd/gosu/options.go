@@ -147,7 +147,7 @@ var optionTable = []option{
 		set: func(o *options, v string) error { o.AddUser, o.AddUserName = true, v; return nil }},
 	{name: "allow-chown-root-dir", needs: "chown", help: "With --chown: let PATH be the root directory, which gives away the\nwhole root file system.",
 		set: func(o *options, _ string) error { o.ChownRootDir = true; return nil }},
-	{name: "follow-root-symlinks", help: "Let --chown's PATH and a /PATH user spec go through symbolic links\nonly root can have made: owned by root, in directories that from /\ndown only root can change (such as /var/run -> /run).",
+	{name: "follow-root-symlinks", help: "Let --chown's PATH, a /PATH user spec and --landlock-* paths go\nthrough symbolic links only root can have made: owned by root, in\ndirectories that from / down only root can change (/var/run -> /run).",
 		set: func(o *options, _ string) error { o.FollowRootSymlinks = true; return nil }},
 	{name: "allow-root-owner", help: "With a /PATH user spec: allow PATH's owner (and group) to be root.",
 		set: func(o *options, _ string) error { o.AllowRootOwner = true; return nil }},

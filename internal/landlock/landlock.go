@@ -36,6 +36,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"gosu/internal/errs"
+	"gosu/internal/resolve"
 )
 
 // MaxABI is the newest Landlock ABI whose rights gosu knows. On a newer
@@ -93,6 +94,9 @@ func restrictFlags(abi int) uintptr {
 type Request struct {
 	Write, Read []string
 	BestEffort  bool // where Landlock is missing, run unconfined with a warning
+	// FollowRootLinks follows a symbolic link in a path when only root can
+	// have made it (--follow-root-symlinks; package resolve).
+	FollowRootLinks bool
 }
 
 // AddPaths appends the comma-separated absolute paths of an option's value
@@ -160,7 +164,7 @@ func Open(req Request) (r Rules, warning string, err error) {
 	unix.Stat("/", &root)
 	for i, name := range names {
 		write := i < len(req.Write)
-		fd, st, e := openNoFollow(name)
+		fd, st, e := openPath(name, req.FollowRootLinks)
 		if e == nil && i < given && st.Dev == root.Dev && st.Ino == root.Ino {
 			unix.Close(fd)
 			e = errs.Explain("the root directory: a rule for it would confine nothing", unix.EINVAL)
@@ -238,51 +242,20 @@ func access(abi int, write, dir bool) uint64 {
 	return a
 }
 
-// openNoFollow opens path as an O_PATH descriptor from /, one component at
-// a time with O_NOFOLLOW, and refuses a symbolic link in any component:
-// Landlock grants beneath what the descriptor is, and a link planted in a
-// volume must not turn a rule for /data/cache into one for wherever the link
-// points. (openat2's RESOLVE_NO_SYMLINKS does the same in one call, but
-// seccomp profiles older than it deny it.) ".." is resolved as the kernel
-// resolves it.
-func openNoFollow(path string) (int, unix.Stat_t, error) {
+// openPath opens path as an O_PATH descriptor (close-on-exec) the way
+// --chown and the /PATH user spec open theirs (package resolve): from /,
+// following no symbolic link in any component, unless followRoot and root
+// made it. It returns what the descriptor is.
+func openPath(path string, followRoot bool) (int, unix.Stat_t, error) {
 	var st unix.Stat_t
-	fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	for i := 0; err == nil; {
+	fd, err := resolve.Open(path, followRoot)
+	if err == nil {
 		if err = unix.Fstat(fd, &st); err != nil {
-			break
+			unix.Close(fd)
+			fd = -1
 		}
-		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-			why := "a symbolic link, which gosu does not follow here (name the path it points to)"
-			if strings.TrimRight(path[i:], "/") != "" {
-				why = errs.Quote(path[:i]) + " is " + why
-			}
-			err = errs.Explain(why, unix.ELOOP)
-			break
-		}
-		for i < len(path) && path[i] == '/' {
-			i++
-		}
-		if i == len(path) {
-			if path[i-1] == '/' && i > 1 && st.Mode&unix.S_IFMT != unix.S_IFDIR {
-				err = unix.ENOTDIR
-				break
-			}
-			return fd, st, nil
-		}
-		j := strings.IndexByte(path[i:], '/')
-		if j < 0 {
-			j = len(path) - i
-		}
-		var next int
-		next, err = unix.Openat(fd, path[i:i+j], unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		unix.Close(fd)
-		fd, i = next, i+j
 	}
-	if fd >= 0 {
-		unix.Close(fd)
-	}
-	return -1, st, err
+	return fd, st, err
 }
 
 // rulesetAttr is struct landlock_ruleset_attr up to scoped (ABI 6); an older

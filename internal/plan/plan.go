@@ -161,6 +161,7 @@ func Resolve(r Request, env []string, name string) (Plan, error) {
 	if err := p.resolveGroups(r); err != nil {
 		return Plan{}, err
 	}
+	r.Landlock.FollowRootLinks = r.FollowRootSymlinks
 	if err := p.resolveLandlock(r.Landlock); err != nil {
 		return Plan{}, err
 	}

@@ -34,7 +34,8 @@ const maxLinks = 40
 // Open returns an O_PATH descriptor (close-on-exec) of what name names,
 // never a symbolic link.
 //
-// name is cleaned first, by name (path.Clean: "//", "." and "dir/.." go), so
+// name is cleaned first, by name (path.Clean: "//", "." and "dir/.." go; a
+// trailing "/" still asks for a directory), so
 // that a ".." can never climb out of where a link led; what is left of ".."
 // leads a relative name, which starts at the working directory. Mount
 // points on the way are crossed: only root can mount.
@@ -61,6 +62,12 @@ func open(root, name string, followRoot bool) (int, error) {
 	for links := 0; ; links++ {
 		fd, next, err := walk(root, p, followRoot)
 		if next == "" || err != nil {
+			// A trailing "/" asks for a directory, as it does of open(2).
+			var st unix.Stat_t
+			if err == nil && strings.HasSuffix(name, "/") && (stat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR) {
+				unix.Close(fd)
+				return -1, unix.ENOTDIR
+			}
 			return fd, err
 		}
 		if links == maxLinks {

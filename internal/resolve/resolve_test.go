@@ -115,7 +115,7 @@ func TestCleanAndErrors(t *testing.T) {
 			t.Errorf("%q: inode %d, %v; want %s's", name, got, err, want)
 		}
 	}
-	for name, want := range map[string]error{"": unix.ENOENT, "/none": unix.ENOENT, "/a/none/b": unix.ENOENT, "/a/f/b": unix.ENOTDIR} {
+	for name, want := range map[string]error{"": unix.ENOENT, "/none": unix.ENOENT, "/a/none/b": unix.ENOENT, "/a/f/b": unix.ENOTDIR, "/a/f/": unix.ENOTDIR} {
 		if _, err := opens(t, root, name, false); !errors.Is(err, want) {
 			t.Errorf("%q: %v, want %v", name, err, want)
 		}
