@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -481,4 +482,73 @@ func olderABIChild(dir, abi string) {
 	}
 	try("ioctl /dev/null", err)
 	try("kill parent", unix.Kill(os.Getppid(), 0))
+}
+
+// TestOpenDotDot: ".." is resolved in the name, before anything is opened,
+// so the directory named before it is never entered. The user the command
+// runs as owns dir/w/a and may move it; had ".." been resolved by opening
+// it from a, renaming a into another directory of the same file system
+// (/tmp, world-writable) at the right moment would have made a rule for
+// "dir/w/a/.." one for that directory. The race runs here for a second:
+// every result must be dir/w, or ENOENT while a is away.
+func TestOpenDotDot(t *testing.T) {
+	dir := tree(t)
+	if err := os.Mkdir(dir+"/w/a", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Not even looked at: a missing directory and a file before "..".
+	for _, c := range []struct{ path, want string }{
+		{dir + "/w/a/..", dir + "/w"},
+		{dir + "/w/missing/..", dir + "/w"},
+		{dir + "/o/file/../../w", dir + "/w"},
+		{dir + "/link/..", dir},
+	} {
+		fd, st, err := openPath(c.path, false)
+		var want unix.Stat_t
+		unix.Stat(c.want, &want)
+		if err != nil || st.Ino != want.Ino || st.Dev != want.Dev {
+			t.Errorf("%s: %v, inode %d; want %s (%d)", c.path, err, st.Ino, c.want, want.Ino)
+		}
+		unix.Close(fd)
+	}
+
+	var w unix.Stat_t
+	if err := unix.Stat(dir+"/w", &w); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				unix.Rename(dir+"/o/a", dir+"/w/a")
+				return
+			default:
+			}
+			unix.Rename(dir+"/w/a", dir+"/o/a")
+			unix.Rename(dir+"/o/a", dir+"/w/a")
+		}
+	}()
+	elsewhere, opened := 0, 0
+	for start := time.Now(); time.Since(start) < time.Second; {
+		fd, st, err := openPath(dir+"/w/a/..", false)
+		if err != nil {
+			if !errors.Is(err, unix.ENOENT) {
+				t.Errorf("%v", err)
+			}
+			continue
+		}
+		unix.Close(fd)
+		opened++
+		if st.Ino != w.Ino || st.Dev != w.Dev {
+			elsewhere++
+		}
+	}
+	close(stop)
+	<-done
+	if elsewhere > 0 || opened == 0 {
+		t.Errorf("dir/w/a/.. opened %d times, %d of them another directory than dir/w", opened, elsewhere)
+	}
 }
