@@ -183,17 +183,31 @@ func TestLandlockRead(t *testing.T) {
 }
 
 // TestLandlockRoot: a root command is confined too, capabilities and all
-// (Landlock ignores CAP_DAC_OVERRIDE and CAP_MKNOD), and keeps them.
+// (Landlock ignores CAP_DAC_OVERRIDE and CAP_MKNOD), and keeps them. It
+// cannot make a device node even beneath a write path: with CAP_MKNOD, a
+// node for the disk (or a loop device over a file elsewhere) made in
+// --landlock-write's tree would read and write what is outside both trees,
+// as Landlock checks the node's path, not the device.
 func TestLandlockRoot(t *testing.T) {
 	needLandlock(t)
 	dir := volume(t)
 	d, o := dir+"/data", dir+"/other"
 	got, r := ops(t, []string{"--landlock-write=" + d, "root"},
-		"write", d+"/r", "write", o+"/r", "write", o+"/victim", "mkfifo", o+"/f", "rename", o+"/victim", d+"/v", "mkdir", dir+"/new")
+		"write", d+"/r", "write", o+"/r", "write", o+"/victim", "mkfifo", o+"/f", "rename", o+"/victim", d+"/v", "mkdir", dir+"/new",
+		"mkfifo", d+"/f", "mkchar", d+"/c", "mkblock", d+"/b", "mkchar", o+"/c")
 	expectOps(t, "root", got, r, map[string]string{
 		"write " + d + "/r": "ok", "write " + o + "/r": "EACCES", "write " + o + "/victim": "EACCES", "mkfifo " + o + "/f": "EACCES",
 		"rename " + o + "/victim " + d + "/v": "EACCES", "mkdir " + dir + "/new": "EACCES",
+		"mkfifo " + d + "/f": "ok", "mkchar " + d + "/c": "EACCES", "mkblock " + d + "/b": "EACCES", "mkchar " + o + "/c": "EACCES",
 	})
+	for _, f := range []string{d + "/c", d + "/b", o + "/c"} {
+		if exists(f) {
+			t.Errorf("%s exists", f)
+		}
+	}
+	// Without Landlock, the same command makes both.
+	got, r = ops(t, []string{"root"}, "mkchar", d+"/c", "mkblock", d+"/b")
+	expectOps(t, "root, unconfined", got, r, map[string]string{"mkchar " + d + "/c": "ok", "mkblock " + d + "/b": "ok"})
 	plain := gosu(t, "root", bin+"/probe")
 	r = gosu(t, "--landlock-write="+d, "root", bin+"/probe")
 	r.expect(t, "root probe", map[string]string{"Uid": "0 0 0 0", "CapEff": plain.probe["CapEff"], "NoNewPrivs": "1", "fds": plain.probe["fds"]})

@@ -8,6 +8,8 @@
 //	list DIR            open(O_RDONLY|O_DIRECTORY), getdents
 //	mkdir PATH          mkdir(0755)
 //	mkfifo PATH         mknod(S_IFIFO)
+//	mkchar PATH         mknod(S_IFCHR), 1:3 (what /dev/null is)
+//	mkblock PATH        mknod(S_IFBLK), 7:0 (what /dev/loop0 is)
 //	remove PATH         unlink
 //	rename FROM TO      rename(2)
 //	link FROM TO        link(2)
@@ -90,6 +92,10 @@ func do(op string, a []string) error {
 		return unix.Mkdir(a[0], 0o755)
 	case "mkfifo":
 		return unix.Mknod(a[0], unix.S_IFIFO|0o644, 0)
+	case "mkchar":
+		return unix.Mknod(a[0], unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3)))
+	case "mkblock":
+		return unix.Mknod(a[0], unix.S_IFBLK|0o600, int(unix.Mkdev(7, 0)))
 	case "remove":
 		return unix.Unlink(a[0])
 	case "rename":

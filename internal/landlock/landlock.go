@@ -8,7 +8,8 @@
 // kernel's Landlock ABI (up to MaxABI), so that whatever is not granted is
 // denied, and grants:
 //
-//   - beneath each --landlock-write path: every right;
+//   - beneath each --landlock-write path: every right but making device
+//     nodes, which no rule grants;
 //   - beneath each --landlock-read path, or beneath / when --landlock-read is
 //     not given: executing, reading files and listing directories.
 //
@@ -51,6 +52,13 @@ const (
 	fileRights = unix.LANDLOCK_ACCESS_FS_EXECUTE | unix.LANDLOCK_ACCESS_FS_WRITE_FILE | unix.LANDLOCK_ACCESS_FS_READ_FILE |
 		unix.LANDLOCK_ACCESS_FS_TRUNCATE | unix.LANDLOCK_ACCESS_FS_IOCTL_DEV
 )
+
+// deviceRights, making character and block device nodes, are handled but
+// granted nowhere, not even beneath a write path: Landlock checks a node's
+// path, not its device, so a command with CAP_MKNOD (root) that made a node
+// for the disk, or for a loop device over a file elsewhere, beneath
+// --landlock-write's tree would read and write everything through it.
+const deviceRights = unix.LANDLOCK_ACCESS_FS_MAKE_CHAR | unix.LANDLOCK_ACCESS_FS_MAKE_BLOCK
 
 // Rights is every file-system right of Landlock ABI abi.
 func Rights(abi int) uint64 {
@@ -120,8 +128,9 @@ type Rules struct {
 	// applied (none asked for, or Landlock missing with --landlock-best-effort).
 	ABI int
 	// Write and Read are O_PATH descriptors, opened when gosu started:
-	// beneath each of Write every right, beneath each of Read the rights of
-	// reading. Read holds / when --landlock-read is not given.
+	// beneath each of Write every right but making devices, beneath each of
+	// Read the rights of reading. Read holds / when --landlock-read is not
+	// given.
 	Write, Read []int
 
 	paths []Path // in the order of Write, then Read; none in a fresh gosu
@@ -232,7 +241,7 @@ func decide(abi int, err error, bestEffort bool) (int, string, error) {
 
 // access is what a rule grants beneath a path under ABI abi.
 func access(abi int, write, dir bool) uint64 {
-	a := Rights(abi)
+	a := Rights(abi) &^ deviceRights
 	if !write {
 		a &= readRights
 	}
