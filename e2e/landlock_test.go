@@ -148,6 +148,30 @@ func TestLandlockWrite(t *testing.T) {
 	// but those gosu inherited.
 	r = gosu(t, append(opts, bin+"/probe")...)
 	r.expect(t, "probe", map[string]string{"Uid": "1000 1000 1000 1000", "NoNewPrivs": "1", "fds": inherited(t)})
+
+	// A caller cannot know the numbers of gosu's rule descriptors, but may
+	// guess them for --keep-fds: they are closed before the exec all the
+	// same, in the fresh gosu of --init too. A number open only with
+	// Landlock is one of the rules'.
+	closed := gosu(t, "--close-fds", "app", bin+"/probe").probe["fds"]
+	for _, parent := range [][]string{nil, {"--init"}} {
+		rules := 0
+		for fd := 3; fd < 16; fd++ {
+			keep := append(parent, "--close-fds", "--keep-fds="+strconv.Itoa(fd))
+			base := gosu(t, append(keep, "app", bin+"/probe")...)
+			r := gosu(t, append(keep, "--landlock-write="+d+",/dev/null", "app", bin+"/probe")...)
+			switch {
+			case base.code == 0:
+				r.expect(t, strings.Join(keep, " "), map[string]string{"fds": base.probe["fds"]})
+			case r.code == 0:
+				rules++
+				r.expect(t, strings.Join(keep, " ")+", a rule's", map[string]string{"fds": closed})
+			}
+		}
+		if rules != 3 {
+			t.Errorf("%q: %d numbers open only with Landlock, want the 3 rules'", parent, rules)
+		}
+	}
 }
 
 // TestLandlockRead: with --landlock-read the command reads and executes
@@ -163,6 +187,17 @@ func TestLandlockRead(t *testing.T) {
 	expectOps(t, "--landlock-read", got, r, map[string]string{
 		"read " + d + "/existing": "ok", "list " + d: "ok", "list " + bin: "ok", "write " + d + "/w": "ok",
 		"read /etc/passwd": "EACCES", "list /": "EACCES", "list " + dir: "EACCES",
+	})
+
+	// /proc/self/root leads to the same files, which the rules see. A
+	// program with no path, copied into a memfd, runs (the execute right
+	// governs files beneath paths; the command can run any code from its
+	// memory anyway), and is confined as its parent is.
+	got, r = ops(t, []string{"--landlock-read=" + bin, "app"},
+		"read", "/proc/self/root/etc/passwd", "list", "/proc/self/root/", "memfd-exec", "/etc/passwd", "memfd-exec", bin+"/fsops")
+	expectOps(t, "--landlock-read, /proc and memfd", got, r, map[string]string{
+		"read /proc/self/root/etc/passwd": "EACCES", "list /proc/self/root/": "EACCES",
+		"memfd-exec /etc/passwd": "ok", "read /etc/passwd": "EACCES", "memfd-exec " + bin + "/fsops": "ok", "read " + bin + "/fsops": "ok",
 	})
 
 	sh, err := exec.LookPath("sh")
@@ -208,6 +243,14 @@ func TestLandlockRoot(t *testing.T) {
 	// Without Landlock, the same command makes both.
 	got, r = ops(t, []string{"root"}, "mkchar", d+"/c", "mkblock", d+"/b")
 	expectOps(t, "root, unconfined", got, r, map[string]string{"mkchar " + d + "/c": "ok", "mkblock " + d + "/b": "ok"})
+
+	// CAP_DAC_READ_SEARCH opens a file by its handle, with no path walk:
+	// Landlock still checks where the file is.
+	try := []string{"handle", o + "/victim", "handle", d + "/r"}
+	got, r = ops(t, []string{"root"}, try...)
+	expectOps(t, "open_by_handle_at, unconfined", got, r, map[string]string{"handle " + o + "/victim": "ok", "handle " + d + "/r": "ok"})
+	got, r = ops(t, []string{"--landlock-write=" + d, "root"}, try...)
+	expectOps(t, "open_by_handle_at", got, r, map[string]string{"handle " + o + "/victim": "EACCES", "handle " + d + "/r": "ok"})
 	plain := gosu(t, "root", bin+"/probe")
 	r = gosu(t, "--landlock-write="+d, "root", bin+"/probe")
 	r.expect(t, "root probe", map[string]string{"Uid": "0 0 0 0", "CapEff": plain.probe["CapEff"], "NoNewPrivs": "1", "fds": plain.probe["fds"]})
@@ -224,16 +267,21 @@ func TestLandlockSupervised(t *testing.T) {
 	d, o := dir+"/data", dir+"/other"
 	got, r := ops(t, []string{"--init", "--landlock-write=" + d, "app"}, "write", d+"/i", "write", o+"/i")
 	expectOps(t, "--init", got, r, map[string]string{"write " + d + "/i": "ok", "write " + o + "/i": "EACCES"})
-	got, r = ops(t, []string{"--init", "--landlock-write=" + d, "root"}, "kill", "ppid", "write", o+"/j")
-	expectOps(t, "--init, root", got, r, map[string]string{"kill ppid": "EPERM", "write " + o + "/j": "EACCES"})
+	// SIGIO, here asked to be SIGKILL, goes through the same scope as kill:
+	// had it reached the parent, the run would end in 137 with no output.
+	got, r = ops(t, []string{"--init", "--landlock-write=" + d, "root"}, "kill", "ppid", "mem", "ppid", "sigio", "ppid", "write", o+"/j")
+	expectOps(t, "--init, root", got, r, map[string]string{"kill ppid": "EPERM", "mem ppid": "EACCES", "sigio ppid": "ok", "write " + o + "/j": "EACCES"})
 	got, r = ops(t, []string{"--init", "root"}, "kill", "ppid")
 	expectOps(t, "--init, root, unconfined", got, r, map[string]string{"kill ppid": "ok"})
 	r = gosu(t, "--init", "--landlock-write="+d, "app", bin+"/probe")
 	r.expect(t, "--init probe", map[string]string{"Uid": "1000 1000 1000 1000", "NoNewPrivs": "1", "fds": inherited(t)})
 
 	g := strings.Join(withAccounts(bin+"/gosu"), " ")
-	r = scriptRun(t, g+" --pty --landlock-write="+d+" app "+bin+"/fsops write "+d+"/p write "+o+"/p")
-	if r.code != 0 || !strings.Contains(r.stdout, "write "+d+"/p: ok\n") || !strings.Contains(r.stdout, "write "+o+"/p: EACCES\n") {
+	// The terminal reopened as /dev/tty takes no ioctl (TIOCSTI included:
+	// ioctl_dev), while stdin, opened before, still does.
+	r = scriptRun(t, g+" --pty --landlock-write="+d+" app "+bin+"/fsops write "+d+"/p write "+o+"/p ioctl /dev/tty ioctl /proc/self/fd/0")
+	if r.code != 0 || !strings.Contains(r.stdout, "write "+d+"/p: ok\n") || !strings.Contains(r.stdout, "write "+o+"/p: EACCES\n") ||
+		!strings.Contains(r.stdout, "ioctl /dev/tty: EACCES\n") || !strings.Contains(r.stdout, "ioctl /proc/self/fd/0: EACCES\n") {
 		t.Errorf("--pty: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	plain := scriptRun(t, g+" --pty app "+bin+"/probe")
@@ -280,11 +328,77 @@ func TestLandlockEscapes(t *testing.T) {
 		t.Fatalf("listener: %q", buf[:n])
 	}
 	pid := strconv.Itoa(cmd.Process.Pid)
-	try := []string{"kill", pid, "mem", pid, "connect", name}
+	root := "/proc/" + pid + "/root/etc/passwd" // the listener's view of /
+	try := []string{"kill", pid, "mem", pid, "connect", name, "read", root}
 	got, r := ops(t, []string{"app"}, try...)
-	expectOps(t, "unconfined", got, r, map[string]string{"kill " + pid: "ok", "mem " + pid: "ok", "connect " + name: "ok"})
+	expectOps(t, "unconfined", got, r, map[string]string{"kill " + pid: "ok", "mem " + pid: "ok", "connect " + name: "ok", "read " + root: "ok"})
 	got, r = ops(t, []string{"--landlock-write=" + dir + "/data", "app"}, try...)
-	expectOps(t, "confined", got, r, map[string]string{"kill " + pid: "EPERM", "mem " + pid: "EACCES", "connect " + name: "EPERM"})
+	expectOps(t, "confined", got, r, map[string]string{"kill " + pid: "EPERM", "mem " + pid: "EACCES", "connect " + name: "EPERM", "read " + root: "EACCES"})
+
+	// SIGIO, asked to be SIGKILL (F_SETSIG), when a pipe becomes readable:
+	// dropped for a confined owner, delivered for an unconfined one.
+	got, r = ops(t, []string{"--landlock-write=" + dir + "/data", "app"}, "sigio", pid)
+	expectOps(t, "confined", got, r, map[string]string{"sigio " + pid: "ok"})
+	if processGone(cmd.Process.Pid, 200*time.Millisecond) {
+		t.Fatal("a confined command killed an unconfined process with SIGIO")
+	}
+	got, r = ops(t, []string{"app"}, "sigio", pid)
+	expectOps(t, "unconfined", got, r, map[string]string{"sigio " + pid: "ok"})
+	if !processGone(cmd.Process.Pid, 2*time.Second) {
+		t.Error("SIGIO did not kill the listener unconfined either: the attack above proves nothing")
+	}
+}
+
+// TestLandlockKernelPaths: ways to a file that are not open(2) by the
+// command itself (io_uring's IORING_OP_OPENAT, a descriptor opened before
+// gosu reopened through /proc/self/fd, O_TRUNC on a readable file, a unix
+// socket bound to a path) and a mount from a user namespace the command
+// makes: each is checked, or denied.
+func TestLandlockKernelPaths(t *testing.T) {
+	needLandlock(t)
+	dir := volume(t)
+	d, o := dir+"/data", dir+"/other"
+	if err := os.Mkdir(d+"/mnt", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	try := []string{"otrunc", o + "/victim", "bind", o + "/sock", "bind", d + "/sock", "userns-mount", d + "/mnt", "write", "/proc/self/fd/3", "read", "/proc/self/fd/3"}
+	// fd 3 is other/victim, opened read-only by the shell before gosu.
+	sh := func(args ...string) result {
+		return run(t, nil, append([]string{"sh", "-c", `exec "$@" 3<"$0"`, o + "/victim"}, withAccounts(append([]string{bin + "/gosu"}, args...)...)...)...)
+	}
+	r := sh(append([]string{"app", bin + "/fsops"}, try...)...)
+	need(t, strings.Contains(r.stdout, "mount "+d+"/mnt: ok\n"), "needs user namespaces: "+r.stdout)
+	want := "otrunc " + o + "/victim: ok\nbind " + o + "/sock: ok\nbind " + d + "/sock: ok\n" +
+		"mount " + d + "/mnt: ok\nuserns-mount " + d + "/mnt: ok\nwrite /proc/self/fd/3: ok\nread /proc/self/fd/3: ok\n"
+	if r.code != 0 || r.stdout != want {
+		t.Fatalf("unconfined: exit %d, stdout %q, stderr %q; want %q", r.code, r.stdout, r.stderr, want)
+	}
+	for _, f := range []string{o + "/sock", d + "/sock"} {
+		os.Remove(f)
+	}
+	os.WriteFile(o+"/victim", []byte("before"), 0o644)
+	r = sh(append([]string{"--landlock-write=" + d, "app", bin + "/fsops"}, try...)...)
+	want = "otrunc " + o + "/victim: EACCES\nbind " + o + "/sock: EACCES\nbind " + d + "/sock: ok\n" +
+		"mount " + d + "/mnt: EPERM\nuserns-mount " + d + "/mnt: ok\nwrite /proc/self/fd/3: EACCES\nread /proc/self/fd/3: ok\n"
+	if r.code != 0 || r.stdout != want {
+		t.Errorf("confined: exit %d, stdout %q, stderr %q; want %q", r.code, r.stdout, r.stderr, want)
+	}
+	if b, _ := os.ReadFile(o + "/victim"); string(b) != "before" || exists(o+"/sock") {
+		t.Errorf("other/victim holds %q; other/sock exists: %v", b, exists(o+"/sock"))
+	}
+
+	// io_uring, where the kernel allows it (a container's seccomp profile
+	// may not).
+	try = []string{"uring-write", d + "/u", "uring-write", o + "/u"}
+	got, r := ops(t, []string{"app"}, try...)
+	need(t, got["uring-write "+d+"/u"] == "ok", "needs io_uring: "+got["uring-write "+d+"/u"])
+	expectOps(t, "io_uring, unconfined", got, r, map[string]string{"uring-write " + o + "/u": "ok"})
+	os.Remove(o + "/u")
+	got, r = ops(t, []string{"--landlock-write=" + d, "app"}, try...)
+	expectOps(t, "io_uring", got, r, map[string]string{"uring-write " + d + "/u": "ok", "uring-write " + o + "/u": "EACCES"})
+	if exists(o + "/u") {
+		t.Errorf("%s exists", o+"/u")
+	}
 }
 
 // TestLandlockLimits pins what Landlock, which grants by path, does not
@@ -359,4 +473,42 @@ func TestLandlockQuoting(t *testing.T) {
 	if r.code != 1 || r.stderr != "error: failed switching to 'app': --landlock-write: "+strconv.Quote(evil+"/missing")+": no such file or directory\n" {
 		t.Errorf("missing: exit %d, stderr %q", r.code, r.stderr)
 	}
+}
+
+// TestContainerLandlock: gosu --init as PID 1 of a runc container, with
+// Docker's capabilities: the command is confined, PID 1 is out of its
+// reach (signals, SIGIO, its memory), and no rule descriptor reaches it.
+func TestContainerLandlock(t *testing.T) {
+	needLandlock(t)
+	c := newContainer(t)
+	root := filepath.Join(c.dir, "rootfs")
+	copyFile(t, bin+"/fsops", filepath.Join(root, "usr/local/bin/fsops"))
+	if err := os.Mkdir(filepath.Join(root, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(root, "data"), 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	c.edit(t, func(cfg map[string]any) { cfg["root"].(map[string]any)["readonly"] = false })
+	ll := []string{"gosu", "--init", "--landlock-write=/data,/dev/null", "app"}
+	cmd, out, _ := c.start(t, append(ll, "fsops", "write", "/data/x", "write", "/tmp/x", "kill", "1", "mem", "1", "sigio", "1")...)
+	var got strings.Builder
+	for {
+		line, err := out.ReadString('\n')
+		got.WriteString(line)
+		if err != nil {
+			break
+		}
+	}
+	want := "write /data/x: ok\nwrite /tmp/x: EACCES\nkill 1: EPERM\nmem 1: EACCES\nsigio 1: ok\n"
+	if err := cmd.Wait(); err != nil || got.String() != want {
+		t.Errorf("fsops as PID 1's child: %v, stdout %q, want %q", err, got.String(), want)
+	}
+	if !exists(filepath.Join(root, "data/x")) || exists(filepath.Join(root, "tmp/x")) {
+		t.Error("the files say otherwise")
+	}
+	plain := c.probe(t, "gosu", "--init", "app", "probe")
+	c.probe(t, append(ll, "probe")...).expect(t, "probe", map[string]string{
+		"ppid": "1", "Uid": "1000 1000 1000 1000", "NoNewPrivs": "1", "fds": plain.probe["fds"],
+	})
 }

@@ -1,6 +1,6 @@
 // Command nolandlock runs a command as if the kernel had no Landlock:
 //
-//	nolandlock ERRNO COMMAND [ARG...]
+//	nolandlock [add_rule|restrict_self] ERRNO COMMAND [ARG...]
 //
 // It installs a seccomp filter (on every thread, and inherited across
 // execve) that fails landlock_create_ruleset with ERRNO (ENOSYS: a kernel
@@ -9,6 +9,9 @@
 // profile that denies unknown calls with it), then execs COMMAND. Landlock
 // cannot be switched off for one process, but this is what a process sees
 // where it is missing. Needs root (CAP_SYS_ADMIN) or no_new_privs.
+//
+// With add_rule or restrict_self, it fails that call instead, and leaves
+// landlock_create_ruleset alone: a Landlock that answers, then fails.
 package main
 
 import (
@@ -21,12 +24,18 @@ import (
 )
 
 func main() {
-	if len(os.Args) < 3 {
-		os.Stderr.WriteString("usage: nolandlock ENOSYS|EOPNOTSUPP|EPERM COMMAND [ARG...]\n")
+	args := os.Args[1:]
+	call := uint32(unix.SYS_LANDLOCK_CREATE_RULESET)
+	if len(args) > 0 && (args[0] == "add_rule" || args[0] == "restrict_self") {
+		call = map[string]uint32{"add_rule": unix.SYS_LANDLOCK_ADD_RULE, "restrict_self": unix.SYS_LANDLOCK_RESTRICT_SELF}[args[0]]
+		args = args[1:]
+	}
+	if len(args) < 2 {
+		os.Stderr.WriteString("usage: nolandlock [add_rule|restrict_self] ENOSYS|EOPNOTSUPP|EPERM COMMAND [ARG...]\n")
 		os.Exit(2)
 	}
-	errno := map[string]syscall.Errno{"ENOSYS": unix.ENOSYS, "EOPNOTSUPP": unix.EOPNOTSUPP, "EPERM": unix.EPERM}[os.Args[1]]
-	path, err := exec.LookPath(os.Args[2])
+	errno := map[string]syscall.Errno{"ENOSYS": unix.ENOSYS, "EOPNOTSUPP": unix.EOPNOTSUPP, "EPERM": unix.EPERM}[args[0]]
+	path, err := exec.LookPath(args[1])
 	if errno == 0 || err != nil {
 		os.Stderr.WriteString("nolandlock: unknown errno or command\n")
 		os.Exit(2)
@@ -38,7 +47,7 @@ func main() {
 	)
 	filter := []unix.SockFilter{
 		{Code: ldAbsW, K: 0}, // seccomp_data.nr
-		{Code: jeqK, Jt: 0, Jf: 1, K: unix.SYS_LANDLOCK_CREATE_RULESET},
+		{Code: jeqK, Jt: 0, Jf: 1, K: call},
 		{Code: retK, K: unix.SECCOMP_RET_ERRNO | uint32(errno)},
 		{Code: retK, K: unix.SECCOMP_RET_ALLOW},
 	}
@@ -47,7 +56,7 @@ func main() {
 		os.Stderr.WriteString("nolandlock: seccomp: " + e.Error() + "\n")
 		os.Exit(2)
 	}
-	err = syscall.Exec(path, os.Args[2:], os.Environ())
+	err = syscall.Exec(path, args[1:], os.Environ())
 	os.Stderr.WriteString("nolandlock: exec: " + err.Error() + "\n")
 	os.Exit(2)
 }
