@@ -244,6 +244,23 @@ func TestLandlockRoot(t *testing.T) {
 	got, r = ops(t, []string{"root"}, "mkchar", d+"/c", "mkblock", d+"/b")
 	expectOps(t, "root, unconfined", got, r, map[string]string{"mkchar " + d + "/c": "ok", "mkblock " + d + "/b": "ok"})
 
+	// CAP_SYS_ADMIN mounts nothing, not even over its own tree (in a mount
+	// namespace of the test's, so that nothing else could see it).
+	unshare := needTool(t, "unshare", "util-linux")
+	if err := os.Mkdir(d+"/mnt", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mount := func(args ...string) result {
+		return run(t, nil, append([]string{unshare, "-m", "--propagation", "private"},
+			withAccounts(append(append([]string{bin + "/gosu"}, args...), "root", bin+"/fsops", "mount", d+"/mnt")...)...)...)
+	}
+	if r := mount(); r.stdout != "mount "+d+"/mnt: ok\n" {
+		t.Errorf("mount, unconfined: %q, %q", r.stdout, r.stderr)
+	}
+	if r := mount("--landlock-write=" + d); r.stdout != "mount "+d+"/mnt: EPERM\n" {
+		t.Errorf("mount: %q, %q", r.stdout, r.stderr)
+	}
+
 	// CAP_DAC_READ_SEARCH opens a file by its handle, with no path walk:
 	// Landlock still checks where the file is.
 	try := []string{"handle", o + "/victim", "handle", d + "/r"}
