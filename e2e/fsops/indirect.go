@@ -1,3 +1,6 @@
+// The operations that reach files by other ways than the program's own
+// open(2): io_uring, a program with no path, a namespace of its own.
+
 package main
 
 import (
