@@ -290,6 +290,10 @@ func TestLandlockSupervised(t *testing.T) {
 	expectOps(t, "--init, root", got, r, map[string]string{"kill ppid": "EPERM", "mem ppid": "EACCES", "sigio ppid": "ok", "write " + o + "/j": "EACCES"})
 	got, r = ops(t, []string{"--init", "root"}, "kill", "ppid")
 	expectOps(t, "--init, root, unconfined", got, r, map[string]string{"kill ppid": "ok"})
+	// --detach-tty with --init: a new session under the parent, which
+	// keeps the terminal.
+	got, r = ops(t, []string{"--init", "--detach-tty", "--landlock-write=" + d, "app"}, "write", d+"/s", "write", o+"/s", "kill", "ppid")
+	expectOps(t, "--init --detach-tty", got, r, map[string]string{"write " + d + "/s": "ok", "write " + o + "/s": "EACCES", "kill ppid": "EPERM"})
 	r = gosu(t, "--init", "--landlock-write="+d, "app", bin+"/probe")
 	r.expect(t, "--init probe", map[string]string{"Uid": "1000 1000 1000 1000", "NoNewPrivs": "1", "fds": inherited(t)})
 
