@@ -533,3 +533,38 @@ func TestContainerLandlock(t *testing.T) {
 		"ppid": "1", "Uid": "1000 1000 1000 1000", "NoNewPrivs": "1", "fds": plain.probe["fds"],
 	})
 }
+
+// TestLandlockCoreDump: the kernel writes a crashing command's core file in
+// its working directory, on its behalf: not outside the write paths
+// either. (Where core_pattern is a plain file name; a pipe or a directory
+// of the machine's is not the command's to write.)
+func TestLandlockCoreDump(t *testing.T) {
+	needLandlock(t)
+	pattern, err := os.ReadFile("/proc/sys/kernel/core_pattern")
+	need(t, err == nil && !strings.ContainsAny(string(pattern), "/|%"), "needs a plain kernel.core_pattern, not "+strconv.Quote(string(pattern)))
+	dir := volume(t)
+	d, o := dir+"/data", dir+"/other"
+	cores := func(in string) int {
+		entries, _ := os.ReadDir(in)
+		n := 0
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), strings.TrimSpace(string(pattern))) {
+				n++
+				os.Remove(in + "/" + e.Name())
+			}
+		}
+		return n
+	}
+	crash := func(opts ...string) {
+		t.Helper()
+		argv := append([]string{"sh", "-c", `ulimit -c unlimited && exec "$@"`, "sh"},
+			withAccounts(append(append([]string{bin + "/gosu"}, opts...), "app", "sh", "-c", `for d; do cd "$d" || exit; sleep 1 & kill -SEGV $!; wait $!; done`, "sh", o, d)...)...)
+		run(t, nil, argv...)
+	}
+	crash()
+	need(t, cores(o) == 1 && cores(d) == 1, "needs the kernel to dump cores here (RLIMIT_CORE, suid_dumpable)")
+	crash("--landlock-write=" + d)
+	if n, m := cores(o), cores(d); n != 0 || m != 1 {
+		t.Errorf("confined: %d core files outside the write path, %d beneath it; want 0 and 1", n, m)
+	}
+}
