@@ -14,20 +14,37 @@ import (
 	"gosu/internal/errs"
 )
 
-// CloseOnExec marks every descriptor above 2, except those in keep, to be
-// closed when the process execs. Marking rather than closing leaves any
-// descriptor the Go runtime itself uses working until the exec, and the
-// exec closes them all at once. Each kept descriptor must be open.
-func CloseOnExec(keep []int) error {
+// CheckKeep checks the descriptors to keep: each must be above 2, open and
+// inherited. One that gosu or Go's runtime opened (close-on-exec, as they
+// open everything; Go 1.27 keeps the cgroup's CPU quota files open, and
+// Landlock's rules are gosu's) is never handed to the command, whatever its
+// number.
+func CheckKeep(keep []int) error {
 	for _, fd := range keep {
 		why := " is stdin, stdout or stderr, which are always kept"
 		if fd > 2 {
-			if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil {
+			flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+			switch {
+			case err != nil:
+				why = " to keep is not open"
+			case flags&unix.FD_CLOEXEC != 0:
+				why = " to keep was not inherited: it is one gosu opened itself"
+			default:
 				continue
 			}
-			why = " to keep is not open"
 		}
 		return errors.New("fd " + strconv.Itoa(fd) + why)
+	}
+	return nil
+}
+
+// CloseOnExec marks every descriptor above 2, except those in keep, to be
+// closed when the process execs. Marking rather than closing leaves any
+// descriptor the Go runtime itself uses working until the exec, and the
+// exec closes them all at once. keep must pass CheckKeep.
+func CloseOnExec(keep []int) error {
+	if err := CheckKeep(keep); err != nil {
+		return err
 	}
 	// close_range(2) with CLOSE_RANGE_CLOEXEC (Linux 5.11) where it exists,
 	// else one fcntl for each descriptor listed in /proc/self/fd.

@@ -3,6 +3,7 @@ package fds
 import (
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -67,7 +68,13 @@ func TestCloseOnExec(t *testing.T) {
 	if flags(p[0])&unix.FD_CLOEXEC == 0 || flags(p[1])&unix.FD_CLOEXEC != 0 {
 		t.Errorf("after CloseOnExec(keep %d): fd %d flags %d, fd %d flags %d", p[1], p[0], flags(p[0]), p[1], flags(p[1]))
 	}
-	for keep, want := range map[int]string{1: "fd 1 is stdin, stdout or stderr, which are always kept", 1 << 20: "fd 1048576 to keep is not open"} {
+	own, err := unix.Open("/", unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(own)
+	for keep, want := range map[int]string{1: "fd 1 is stdin, stdout or stderr, which are always kept", 1 << 20: "fd 1048576 to keep is not open",
+		own: "fd " + strconv.Itoa(own) + " to keep was not inherited: it is one gosu opened itself"} {
 		if err := CloseOnExec([]int{keep}); err == nil || err.Error() != want {
 			t.Errorf("CloseOnExec(%d) = %v, want %q", keep, err, want)
 		}

@@ -24,6 +24,7 @@ import (
 	"gosu/internal/drop"
 	"gosu/internal/environ"
 	"gosu/internal/errs"
+	"gosu/internal/fds"
 	"gosu/internal/landlock"
 	"gosu/internal/spec"
 	"gosu/internal/tty"
@@ -164,6 +165,11 @@ func Resolve(r Request, env []string, name string) (Plan, error) {
 	r.Landlock.FollowRootLinks = r.FollowRootSymlinks
 	if err := p.resolveLandlock(r.Landlock); err != nil {
 		return Plan{}, err
+	}
+	// After every descriptor gosu opens for the plan (Landlock's rules), so
+	// that none of them can be named to keep.
+	if err := fds.CheckKeep(r.KeepFDs); err != nil {
+		return Plan{}, errs.Wrap("--keep-fds", err)
 	}
 	p.Env = environ.Changes(id, r.Env)
 	p.Environ = environ.Apply(env, p.Env)
