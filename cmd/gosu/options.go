@@ -137,6 +137,7 @@ var optionTable = []option{
 			if !ok {
 				return errors.New("UID:GID expected")
 			}
+			o.ChownFromSet = true
 			var err error
 			if o.ChownFromUID, err = optionalID(u); err == nil {
 				o.ChownFromGID, err = optionalID(g)
@@ -145,6 +146,16 @@ var optionTable = []option{
 		}},
 	{name: "add-user", value: "NAME", optional: true, help: "If the uid has no passwd entry, add one (NAME, or user<UID>), a group\nif the gid has none, and a home, with locked, atomic writes.",
 		set: func(o *options, v string) error { o.AddUser, o.AddUserName = true, v; return nil }},
+	{name: "remap-user", value: "NAME", help: "Give NAME's passwd entry the uid and gid of USER-SPEC (UID:GID or\n/PATH), keeping its name, home, shell and groups (usermod -u,\ngroupmod -g), re-own its home from the old ids, and run as NAME.",
+		set: func(o *options, v string) error {
+			if v == "" {
+				return errors.New("empty user name")
+			}
+			o.RemapUser = v
+			return nil
+		}},
+	{name: "allow-duplicate-uid", needs: "remap-user", help: "With --remap-user: let NAME have a uid another entry has (usermod -o).",
+		set: func(o *options, _ string) error { o.AllowDupUID = true; return nil }},
 	{name: "allow-chown-root-dir", needs: "chown", help: "With --chown: let PATH be the root directory, which gives away the\nwhole root file system.",
 		set: func(o *options, _ string) error { o.ChownRootDir = true; return nil }},
 	{name: "follow-root-symlinks", help: "Let --chown's PATH, a /PATH user spec and --landlock-* paths go\nthrough symbolic links only root can have made: owned by root, in\ndirectories that from / down only root can change (/var/run -> /run).",
@@ -243,6 +254,8 @@ func parseOptions(args []string) (options, []string, error) {
 		return o, nil, usageError("options '--pty' and '--detach-tty' exclude each other")
 	case o.Landlock.BestEffort && len(o.Landlock.Write)+len(o.Landlock.Read) == 0:
 		return o, nil, usageError("option '--landlock-best-effort' needs '--landlock-write' or '--landlock-read'")
+	case o.AddUser && o.RemapUser != "":
+		return o, nil, usageError("options '--add-user' and '--remap-user' exclude each other")
 	}
 	return o, args, nil
 }

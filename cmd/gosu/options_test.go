@@ -62,7 +62,7 @@ func TestOptionsDocumented(t *testing.T) {
 func TestEveryOptionSetsSomething(t *testing.T) {
 	samples := map[string]string{
 		"keep-caps": "net_bind_service", "keep-fds": "3", "add-groups": "video", "pdeathsig": "TERM",
-		"init-success": "143", "init-grace": "2.5", "chown": "/data", "chown-from": "1:2", "add-user": "app",
+		"init-success": "143", "init-grace": "2.5", "chown": "/data", "chown-from": "1:2", "add-user": "app", "remap-user": "abc",
 		"explain": "json", "resolved": "0:0::0::0:", "landlock-write": "/data", "landlock-read": "/usr",
 	}
 	for _, opt := range optionTable {

@@ -2,7 +2,6 @@ package account
 
 import (
 	"errors"
-	"io"
 	"io/fs"
 	"strconv"
 	"syscall"
@@ -63,114 +62,133 @@ func (e *NotFoundError) Unwrap() []error {
 	return []error{e.Err}
 }
 
-// UserByName returns the first well-formed passwd entry called name.
+// file is an account file open for a lookup, read by a Scanner. A file
+// that is missing, or that exists but may not be read, reads as empty, as
+// upstream; in the second case unreadable says why, for a NotFoundError.
+type file struct {
+	*Scanner
+	fd         int
+	unreadable *fs.PathError
+}
+
+func openFile(path string) (file, error) {
+	fd, err := openRegular(path)
+	switch {
+	case err == nil:
+		return file{NewScanner(fdReader(fd), path), fd, nil}, nil
+	case err == syscall.ENOENT:
+		return file{NewScanner(nil, path), -1, nil}, nil
+	case err == syscall.EACCES || err == syscall.EPERM:
+		return file{NewScanner(nil, path), -1, &fs.PathError{Op: "open", Path: path, Err: err}}, nil
+	}
+	return file{}, err
+}
+
+func (f file) close() {
+	if f.fd >= 0 {
+		syscall.Close(f.fd)
+	}
+}
+
+// notFound is the error of a lookup by name that found no well-formed
+// entry: the read error that stopped it, or a NotFoundError that says why
+// the name may have been expected.
+func (f file) notFound(missing error, bad *Malformed) error {
+	if err := f.Err(); err != nil {
+		return err
+	}
+	return &NotFoundError{Err: missing, Malformed: bad, Unreadable: f.unreadable}
+}
+
+// UserByName returns the first well-formed passwd entry called name. When
+// there is none, the error names the first malformed line that has the
+// name, if any.
 func (db DB) UserByName(name string) (User, error) {
-	u, _, _, err := db.find(userByName, name, 0)
-	return u, err
+	f, err := openFile(db.Passwd)
+	if err != nil {
+		return User{}, err
+	}
+	defer f.close()
+	var bad *Malformed
+	for f.Scan() {
+		if string(FirstField(f.Line())) != name {
+			continue
+		}
+		u, err := ParseUser(f.Line())
+		if err == nil {
+			return u, nil
+		}
+		if bad == nil {
+			bad = &Malformed{Path: db.Passwd, Line: f.N(), Why: err}
+		}
+	}
+	return User{}, f.notFound(ErrNoPasswdEntries, bad)
 }
 
 // UserByID returns the first well-formed passwd entry with this uid, and
 // whether there is one.
 func (db DB) UserByID(uid uint32) (User, bool, error) {
-	u, _, found, err := db.find(userByID, "", uid)
-	return u, found, err
+	f, err := openFile(db.Passwd)
+	if err != nil {
+		return User{}, false, err
+	}
+	defer f.close()
+	var fields [passwdFields][]byte
+	for f.Scan() {
+		if ids, err := parse(f.Line(), fields[:]); err == nil && ids[0] == uid {
+			return userOf(&fields, ids), true, nil
+		}
+	}
+	return User{}, false, f.Err()
 }
 
-// GroupByName returns the first well-formed group entry called name.
+// GroupByName returns the first well-formed group entry called name,
+// without its members.
 func (db DB) GroupByName(name string) (Group, error) {
-	u, _, _, err := db.find(groupByName, name, 0)
+	f, err := openFile(db.Group)
 	if err != nil {
 		return Group{}, err
 	}
-	return Group{Name: name, GID: u.GID}, nil
+	defer f.close()
+	var bad *Malformed
+	var fields [groupFields][]byte
+	for f.Scan() {
+		if string(FirstField(f.Line())) != name {
+			continue
+		}
+		ids, err := parse(f.Line(), fields[:])
+		if err == nil {
+			return Group{Name: name, GID: ids[0]}, nil
+		}
+		if bad == nil {
+			bad = &Malformed{Path: db.Group, Line: f.N(), Why: err}
+		}
+	}
+	return Group{}, f.notFound(ErrNoGroupEntries, bad)
 }
 
 // GroupsOf returns the gids of every well-formed group entry that lists user
 // as a member, in file order, each gid once. A user's primary group is not
 // added: the member lists alone decide, as upstream.
 func (db DB) GroupsOf(user string) ([]uint32, error) {
-	_, gids, _, err := db.find(groupsOf, user, 0)
-	return gids, err
-}
-
-// What find looks for.
-const (
-	userByName = iota
-	userByID
-	groupByName // the entry's gid is returned as the User's
-	groupsOf
-)
-
-// find reads the passwd file (the group file for groupByName and groupsOf)
-// line by line, skipping comments and blank lines, until the first
-// well-formed entry called name, or with uid id, is found, or, for groupsOf,
-// to the end, gathering the gids of the groups that list name as a member.
-// A lookup by name that finds nothing returns a NotFoundError.
-//
-// A file that is missing, or that exists but may not be read, reads as
-// empty, as upstream; in the second case the NotFoundError says why. A line
-// that cannot be read as a line stops the lookup: nothing after it can be
-// trusted to have been seen.
-func (db DB) find(what int, name string, id uint32) (u User, gids []uint32, found bool, err error) {
-	path, fields, missing := db.Passwd, passwdFields, ErrNoPasswdEntries
-	if what >= groupByName {
-		path, fields, missing = db.Group, groupFields, ErrNoGroupEntries
+	f, err := openFile(db.Group)
+	if err != nil {
+		return nil, err
 	}
-	byName := what == userByName || what == groupByName
-	var unreadable *fs.PathError
-	var bad *Malformed
-	fd, err := openRegular(path)
-	switch {
-	case err == syscall.ENOENT:
-		err = nil
-	case err == syscall.EACCES || err == syscall.EPERM:
-		unreadable, err = &fs.PathError{Op: "open", Path: path, Err: err}, nil
-	case err != nil:
-		return User{}, nil, false, err
-	default:
-		var seen map[uint32]bool
-		var f [passwdFields][]byte
-		l := newLines(fdReader(fd))
-		for !found {
-			line, e := l.next()
-			if e == io.EOF {
-				break
-			}
-			if e == ErrLineTooLong {
-				err = &LineError{Path: path, Line: l.n, Err: e}
-			} else if e != nil {
-				err = &fs.PathError{Op: "read", Path: path, Err: e}
-			}
-			if err != nil {
-				break
-			}
-			if skip(line) || byName && string(firstField(line)) != name {
-				continue
-			}
-			ids, e := parse(line, f[:fields])
-			switch {
-			case e != nil:
-				if byName && bad == nil {
-					bad = &Malformed{Path: path, Line: l.n, Why: e}
-				}
-			case what == groupsOf:
-				if !seen[ids[0]] && hasMember(f[3], name) {
-					if seen == nil {
-						seen = make(map[uint32]bool)
-					}
-					seen[ids[0]] = true
-					gids = append(gids, ids[0])
-				}
-			case what == groupByName:
-				u.GID, found = ids[0], true
-			case byName || ids[0] == id:
-				u, found = User{Name: string(f[0]), UID: ids[0], GID: ids[1], Home: string(f[5]), Shell: string(f[6])}, true
-			}
+	defer f.close()
+	var gids []uint32
+	var seen map[uint32]bool
+	var fields [groupFields][]byte
+	for f.Scan() {
+		ids, err := parse(f.Line(), fields[:])
+		if err != nil || seen[ids[0]] || !hasMember(fields[3], user) {
+			continue
 		}
-		syscall.Close(fd)
+		if seen == nil {
+			seen = make(map[uint32]bool)
+		}
+		seen[ids[0]] = true
+		gids = append(gids, ids[0])
 	}
-	if err == nil && byName && !found {
-		err = &NotFoundError{Err: missing, Malformed: bad, Unreadable: unreadable}
-	}
-	return u, gids, found, err
+	return gids, f.Err()
 }

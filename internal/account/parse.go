@@ -99,7 +99,48 @@ func ParseUser(line []byte) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	return User{Name: string(f[0]), UID: ids[0], GID: ids[1], Home: string(f[5]), Shell: string(f[6])}, nil
+	return userOf(&f, ids), nil
+}
+
+func userOf(f *[passwdFields][]byte, ids [2]uint32) User {
+	return User{Name: string(f[0]), UID: ids[0], GID: ids[1], Home: string(f[5]), Shell: string(f[6])}
+}
+
+// UserIDs returns the uid and gid of a well-formed passwd line, copying
+// nothing: for a pass over every line of a file.
+func UserIDs(line []byte) (uid, gid uint32, err error) {
+	var f [passwdFields][]byte
+	ids, err := parse(line, f[:])
+	return ids[0], ids[1], err
+}
+
+// GroupID returns the gid of a well-formed group line, copying nothing.
+func GroupID(line []byte) (uint32, error) {
+	var f [groupFields][]byte
+	ids, err := parse(line, f[:])
+	return ids[0], err
+}
+
+// WithUserIDs returns a well-formed passwd line with uid and gid in place
+// of its own, every other byte as it was (usermod -u -g).
+func WithUserIDs(line []byte, uid, gid uint32) ([]byte, error) {
+	var f [passwdFields][]byte
+	if _, err := parse(line, f[:]); err != nil {
+		return nil, err
+	}
+	f[2], f[3] = strconv.AppendUint(nil, uint64(uid), 10), strconv.AppendUint(nil, uint64(gid), 10)
+	return bytes.Join(f[:], []byte{':'}), nil
+}
+
+// WithGroupID returns a well-formed group line with gid in place of its
+// own, every other byte as it was (groupmod -g).
+func WithGroupID(line []byte, gid uint32) ([]byte, error) {
+	var f [groupFields][]byte
+	if _, err := parse(line, f[:]); err != nil {
+		return nil, err
+	}
+	f[2] = strconv.AppendUint(nil, uint64(gid), 10)
+	return bytes.Join(f[:], []byte{':'}), nil
 }
 
 // hasMember reports whether name is one of the comma-separated members,
@@ -143,9 +184,9 @@ func ParseGroup(line []byte) (Group, error) {
 	return Group{Name: string(f[0]), GID: ids[0], Members: members}, nil
 }
 
-// firstField is the text before the first ':', which is what a malformed line
-// can still be recognised by.
-func firstField(line []byte) []byte {
+// FirstField is the text before a line's first ':', its name when it is
+// well-formed: what a malformed line can still be recognised by.
+func FirstField(line []byte) []byte {
 	if i := bytes.IndexByte(line, ':'); i >= 0 {
 		return line[:i]
 	}

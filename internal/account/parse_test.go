@@ -221,3 +221,48 @@ func FuzzParseGroup(f *testing.F) {
 		}
 	})
 }
+
+// FuzzWithIDs: replacing the ids of a well-formed line changes them and
+// nothing else; a malformed line is refused.
+func FuzzWithIDs(f *testing.F) {
+	f.Add("abc:x:911:911::/config:/bin/false\r", uint32(1000), uint32(1000))
+	f.Add("abc:x:911:911:a,b:/c:", uint32(0), uint32(4294967294))
+	f.Add("abc:x:0911:911::/c:/bin/sh", uint32(1), uint32(2))
+	f.Add("abc:x:oops:911::/c:/bin/sh", uint32(1), uint32(2))
+	f.Add("abc:x:911:app,bob", uint32(1), uint32(2))
+	f.Add("abc:x:911:app:bob", uint32(1), uint32(2))
+	f.Fuzz(func(t *testing.T, line string, uid, gid uint32) {
+		uid, gid = min(uid, MaxID), min(gid, MaxID)
+		if u, err := ParseUser([]byte(line)); err != nil {
+			if _, err2 := WithUserIDs([]byte(line), uid, gid); err2 == nil {
+				t.Fatalf("WithUserIDs(%q) accepted a malformed line", line)
+			}
+		} else {
+			out, err := WithUserIDs([]byte(line), uid, gid)
+			v, err2 := ParseUser(out)
+			u.UID, u.GID = uid, gid
+			if err != nil || err2 != nil || v != u || strings.Count(string(out), ":") != 6 {
+				t.Fatalf("WithUserIDs(%q, %d, %d) = %q (%v, %v): %+v, want %+v", line, uid, gid, out, err, err2, v, u)
+			}
+			f := strings.Split(line, ":")
+			g := strings.Split(string(out), ":")
+			if f[0] != g[0] || f[1] != g[1] || f[4] != g[4] || f[5] != g[5] || f[6] != g[6] {
+				t.Fatalf("WithUserIDs(%q) = %q changed another field", line, out)
+			}
+		}
+		if g, err := ParseGroup([]byte(line)); err != nil {
+			if _, err2 := WithGroupID([]byte(line), gid); err2 == nil {
+				t.Fatalf("WithGroupID(%q) accepted a malformed line", line)
+			}
+		} else {
+			out, err := WithGroupID([]byte(line), gid)
+			h, err2 := ParseGroup(out)
+			if err != nil || err2 != nil || h.GID != gid || h.Name != g.Name || !slices.Equal(h.Members, g.Members) {
+				t.Fatalf("WithGroupID(%q, %d) = %q (%v, %v)", line, gid, out, err, err2)
+			}
+			if gid2, err := GroupID(out); err != nil || gid2 != gid {
+				t.Fatalf("GroupID(%q) = %d, %v", out, gid2, err)
+			}
+		}
+	})
+}

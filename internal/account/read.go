@@ -151,8 +151,10 @@ type lines struct {
 	start, end int
 	err        error // what the last read returned, once buf is used up
 	long       []byte
-	max        int // MaxLine; smaller in tests, to reach the limit cheaply
-	n          int // number of the current line, from 1
+	max        int   // MaxLine; smaller in tests, to reach the limit cheaply
+	n          int   // number of the current line, from 1
+	off        int64 // offset of the current line's first byte
+	pos        int64 // offset of buf[start]
 }
 
 func newLines(r io.Reader) *lines { return newLinesSize(r, 64<<10, MaxLine) }
@@ -170,11 +172,13 @@ func (l *lines) slice() (b []byte, full bool, err error) {
 		if i := bytes.IndexByte(l.buf[l.start:l.end], '\n'); i >= 0 {
 			b = l.buf[l.start : l.start+i+1]
 			l.start += i + 1
+			l.pos += int64(len(b))
 			return b, false, nil
 		}
 		if l.err != nil || l.end-l.start == len(l.buf) {
 			b = l.buf[l.start:l.end]
 			l.start = l.end
+			l.pos += int64(len(b))
 			return b, l.err == nil, l.err
 		}
 		l.end = copy(l.buf, l.buf[l.start:l.end])
@@ -191,6 +195,7 @@ func (l *lines) slice() (b []byte, full bool, err error) {
 // which it must not be called again.
 func (l *lines) next() ([]byte, error) {
 	l.n++
+	l.off = l.pos
 	b, full, err := l.slice()
 	if full {
 		if l.long == nil {
@@ -232,3 +237,59 @@ func trimEnding(b []byte) []byte {
 	}
 	return b
 }
+
+// Scanner reads, one at a time, the lines of an account file that may hold
+// an entry, by the rules every reader of these files here follows: a line
+// ends at "\n", and one "\r" before it is part of the ending; comment and
+// blank lines are skipped (skip); a line longer than MaxLine ends the
+// reading with a LineError, since nothing after it can be trusted to have
+// been seen. Only the current line is held.
+type Scanner struct {
+	l    lines
+	path string
+	line []byte
+	err  error
+	done bool
+}
+
+// NewScanner reads r, the content of the file path (for errors). A nil r
+// reads as an empty file.
+func NewScanner(r io.Reader, path string) *Scanner {
+	s := &Scanner{path: path, done: r == nil}
+	if r != nil {
+		s.l = *newLines(r)
+	}
+	return s
+}
+
+// Scan moves to the next line that may hold an entry and reports whether
+// there is one; after false, Err says whether reading failed.
+func (s *Scanner) Scan() bool {
+	for !s.done {
+		line, err := s.l.next()
+		switch {
+		case err == io.EOF:
+			s.done = true
+		case err == ErrLineTooLong:
+			s.done, s.err = true, &LineError{Path: s.path, Line: s.l.n, Err: err}
+		case err != nil:
+			s.done, s.err = true, &fs.PathError{Op: "read", Path: s.path, Err: err}
+		case !skip(line):
+			s.line = line
+			return true
+		}
+	}
+	return false
+}
+
+// Line is the current line without its ending, valid until the next Scan.
+func (s *Scanner) Line() []byte { return s.line }
+
+// N is the current line's number, from 1.
+func (s *Scanner) N() int { return s.l.n }
+
+// Offset is where the current line starts in the file.
+func (s *Scanner) Offset() int64 { return s.l.off }
+
+// Err is what stopped the reading before the end, if anything.
+func (s *Scanner) Err() error { return s.err }

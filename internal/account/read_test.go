@@ -670,3 +670,79 @@ func TestUnreadableHintOnlyWhenUnreadable(t *testing.T) {
 		}
 	}
 }
+
+// refEntries is a naive reference for Scanner: split the whole input,
+// keeping each line's number and offset, and skip what skip skips.
+type refEntry struct {
+	line string
+	n    int
+	off  int64
+}
+
+func refEntries(data []byte) (out []refEntry, tooLong int) {
+	off := int64(0)
+	for i, p := range strings.SplitAfter(string(data), "\n") {
+		if p == "" {
+			break
+		}
+		line := strings.TrimSuffix(strings.TrimSuffix(p, "\n"), "\r")
+		if len(line) > MaxLine {
+			return out, i + 1
+		}
+		if strings.TrimLeft(line, " \t") != "" && line[0] != '#' {
+			out = append(out, refEntry{line, i + 1, off})
+		}
+		off += int64(len(p))
+	}
+	return out, 0
+}
+
+// FuzzScanner checks the lines, numbers and offsets Scanner gives against
+// the naive split: an offset is where the line's bytes are in the input.
+func FuzzScanner(f *testing.F) {
+	for _, s := range []string{
+		"", "\n", "a", "#c\na\n", " \t\r\nb\r\n", "a\r\r\nb", passwd, group,
+		"root:x:0:0::/root:/bin/sh\r\n# x\r\n\r\napp:x:1000:1000::/:/bin/sh",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := NewScanner(bytes.NewReader(data), "p")
+		want, tooLong := refEntries(data)
+		var got []refEntry
+		for s.Scan() {
+			got = append(got, refEntry{string(s.Line()), s.N(), s.Offset()})
+			if e := got[len(got)-1]; string(data[e.off:e.off+int64(len(e.line))]) != e.line {
+				t.Fatalf("line %d at offset %d is not %q in the input", e.n, e.off, e.line)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("Scanner gives %v; reference %v", got, want)
+		}
+		var le *LineError
+		if tooLong > 0 != errors.As(s.Err(), &le) || tooLong > 0 && (le.Line != tooLong || le.Path != "p") {
+			t.Fatalf("Err() = %v; reference: line %d too long", s.Err(), tooLong)
+		}
+	})
+}
+
+func TestScannerLongLineAndOffsets(t *testing.T) {
+	data := "a:x:1:1:::\r\n" + strings.Repeat("y", 200000) + "\nb:x:2:2:::\n" + strings.Repeat("z", MaxLine+1) + "\nc:x:3:3:::\n"
+	s := NewScanner(strings.NewReader(data), "/etc/passwd")
+	var names []string
+	for s.Scan() {
+		names = append(names, string(s.Line()[:1]))
+		if !strings.HasPrefix(data[s.Offset():], string(s.Line())) {
+			t.Errorf("line %d: offset %d", s.N(), s.Offset())
+		}
+	}
+	if !slices.Equal(names, []string{"a", "y", "b"}) || s.Err() == nil || s.Err().Error() != "/etc/passwd:4: line longer than 1048576 bytes" {
+		t.Errorf("names %v, err %v", names, s.Err())
+	}
+	if s.Scan() {
+		t.Error("Scan after an error")
+	}
+	if s := NewScanner(nil, "x"); s.Scan() || s.Err() != nil {
+		t.Error("nil reader is not empty")
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"gosu/internal/landlock"
 	"gosu/internal/plan"
 	"gosu/internal/signame"
+	"gosu/internal/useradd"
 )
 
 func ttyText(mode string) string {
@@ -101,15 +102,7 @@ func Text(p *plan.Plan) string {
 	}
 	if u := p.AddUser; u != nil {
 		line("add user:", "before the switch, with locked, atomic writes:")
-		if u.AddPasswd {
-			line("", "/etc/passwd += "+shq(u.PasswdLine))
-		}
-		if u.AddGroup {
-			line("", "/etc/group += "+shq(u.GroupLine))
-		}
-		if u.AddShadow {
-			line("", "/etc/shadow += a locked entry for "+shq(u.Name))
-		}
+		accountLines(line, u)
 		if u.MakeHome {
 			line("", "mkdir "+shq(u.Home)+" (mode 0755, owned by the user)")
 		}
@@ -122,6 +115,11 @@ func Text(p *plan.Plan) string {
 		}
 		line("", resolvedText(p.FollowRootSymlinks)+root)
 		line("", "below it: no symbolic link followed, no mount entered; refused entries left and listed")
+	}
+	if u := p.RemapUser; u != nil {
+		line("remap user:", shq(u.Name)+" from uid "+strconv.FormatUint(uint64(u.OldUID), 10)+" gid "+strconv.FormatUint(uint64(u.OldGID), 10)+
+			", before the switch, with locked, atomic writes:")
+		accountLines(line, u)
 	}
 	landlockText(&p.Landlock, line)
 	for _, n := range p.Notes {
@@ -161,6 +159,22 @@ func resolvedText(followRoot bool) string {
 		return "PATH resolved from / through symbolic links only root can have made"
 	}
 	return "PATH resolved from / without following a symbolic link"
+}
+
+// accountLines describes the lines an account plan adds or changes.
+func accountLines(line func(k, v string), u *useradd.Plan) {
+	for i, c := range [...]*useradd.Change{u.Changes.Passwd, u.Changes.Group, u.Changes.Shadow} {
+		path := [...]string{useradd.System.Passwd, useradd.System.Group, useradd.System.Shadow}[i]
+		switch {
+		case c == nil:
+		case i == 2:
+			line("", path+" += a locked entry for "+shq(u.Name))
+		case c.Old == "":
+			line("", path+" += "+shq(c.Line))
+		default:
+			line("", path+": "+shq(c.Old)+" -> "+shq(c.Line))
+		}
+	}
 }
 
 // layout writes each row's key, then its value from column keyWidth (or
@@ -246,11 +260,11 @@ func JSON(p *plan.Plan) string {
 	if u := p.AddUser; u != nil {
 		w.open('{')
 		w.key("passwd")
-		w.nullable(cond(u.AddPasswd, u.PasswdLine))
+		w.nullable(added(u.Changes.Passwd))
 		w.key("group")
-		w.nullable(cond(u.AddGroup, u.GroupLine))
+		w.nullable(added(u.Changes.Group))
 		w.key("shadow")
-		w.bool(u.AddShadow)
+		w.bool(u.Changes.Shadow != nil)
 		w.key("home")
 		w.nullable(cond(u.MakeHome, u.Home))
 		w.close('}')
@@ -272,6 +286,32 @@ func JSON(p *plan.Plan) string {
 		w.close('}')
 	}
 	w.close(']')
+	w.key("remap_user")
+	if u := p.RemapUser; u != nil {
+		w.open('{')
+		w.key("name")
+		w.string(u.Name)
+		w.key("old_uid")
+		w.uint(uint64(u.OldUID))
+		w.key("old_gid")
+		w.uint(uint64(u.OldGID))
+		for i, c := range [...]*useradd.Change{u.Changes.Passwd, u.Changes.Group} {
+			w.key([...]string{"passwd", "group"}[i])
+			if c == nil {
+				w.raw("null")
+				continue
+			}
+			w.open('{')
+			w.key("old")
+			w.nullable(c.Old)
+			w.key("new")
+			w.string(c.Line)
+			w.close('}')
+		}
+		w.close('}')
+	} else {
+		w.raw("null")
+	}
 	w.key("landlock")
 	landlockJSON(&w, &p.Landlock)
 	w.key("notes")
@@ -481,6 +521,14 @@ func from(uid, gid int64) string {
 		return ", the " + what + " only where it is " + strconv.FormatInt(id, 10)
 	}
 	return only("owner", uid) + only("group", gid)
+}
+
+// added is the line a change adds, or "" when it adds none.
+func added(c *useradd.Change) string {
+	if c == nil || c.Old != "" {
+		return ""
+	}
+	return c.Line
 }
 
 func cond(ok bool, s string) string {

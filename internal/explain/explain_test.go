@@ -30,8 +30,11 @@ func TestJSONIsJSON(t *testing.T) {
 		KeepFDs:  []int{3, 7},
 		Init:     true, InitSuccess: []int{143}, InitGrace: 1500 * time.Millisecond,
 		Notes:   []string{weird},
-		AddUser: &useradd.Plan{Name: "u", AddPasswd: true, PasswdLine: weird, AddGroup: true, GroupLine: "g:x:7:", AddShadow: true, MakeHome: true, Home: weird},
-		Chown:   []plan.Chown{{Path: weird, FromUID: -1, FromGID: 7}, {Path: "/b", FromUID: 0, FromGID: -1}},
+		AddUser: &useradd.Plan{Name: "u", MakeHome: true, Home: weird, Changes: useradd.Changes{
+			Passwd: &useradd.Change{Line: weird}, Group: &useradd.Change{Line: "g:x:7:"}, Shadow: &useradd.Change{Line: "u:!:1:0:99999:7:::"}}},
+		Chown: []plan.Chown{{Path: weird, FromUID: -1, FromGID: 7}, {Path: "/b", FromUID: 0, FromGID: -1}},
+		RemapUser: &useradd.Plan{Name: weird, OldUID: 911, OldGID: 4294967294, Changes: useradd.Changes{
+			Passwd: &useradd.Change{Line: "abc:x:1000:1000::" + weird + ":/bin/sh", Old: "abc:x:911:911::" + weird + ":/bin/sh"}}},
 	}
 	var got struct {
 		Command     []string          `json:"command"`
@@ -61,6 +64,16 @@ func TestJSONIsJSON(t *testing.T) {
 			FromUID int64  `json:"from_uid"`
 			FromGID int64  `json:"from_gid"`
 		} `json:"chown"`
+		RemapUser struct {
+			Name   string `json:"name"`
+			OldUID uint32 `json:"old_uid"`
+			OldGID uint32 `json:"old_gid"`
+			Passwd *struct {
+				Old *string `json:"old"`
+				New string  `json:"new"`
+			} `json:"passwd"`
+			Group *struct{} `json:"group"`
+		} `json:"remap_user"`
 	}
 	out := JSON(p)
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
@@ -72,7 +85,10 @@ func TestJSONIsJSON(t *testing.T) {
 		!got.NoNewPrivs || got.TTY != "pty" || got.KeepFDs[1] != 7 || *got.Pdeathsig != "SIGTERM" ||
 		got.Init.Success[0] != 143 || got.Init.Grace != 1.5 || got.Notes[0] != valid ||
 		*got.AddUser.Passwd != valid || *got.AddUser.Group != "g:x:7:" || !got.AddUser.Shadow || *got.AddUser.Home != valid ||
-		len(got.Chown) != 2 || got.Chown[0].Path != valid || got.Chown[0].FromUID != -1 || got.Chown[0].FromGID != 7 || got.Chown[1].FromUID != 0 {
+		len(got.Chown) != 2 || got.Chown[0].Path != valid || got.Chown[0].FromUID != -1 || got.Chown[0].FromGID != 7 || got.Chown[1].FromUID != 0 ||
+		got.RemapUser.Name != valid || got.RemapUser.OldUID != 911 || got.RemapUser.OldGID != 4294967294 ||
+		*got.RemapUser.Passwd.Old != "abc:x:911:911::"+valid+":/bin/sh" || got.RemapUser.Passwd.New != "abc:x:1000:1000::"+valid+":/bin/sh" ||
+		got.RemapUser.Group != nil {
 		t.Errorf("JSON(%+v) reads back as %+v", p, got)
 	}
 }

@@ -25,7 +25,7 @@ func (p *Plan) Execute(argv0, name string) (int, error) {
 	for _, n := range p.Notes {
 		os.Stderr.WriteString(name + ": " + n + "\n")
 	}
-	if p.Supervised() || p.AddUser != nil || len(p.Chown) > 0 {
+	if p.Supervised() || p.AddUser != nil || p.RemapUser != nil || len(p.Chown) > 0 {
 		// Say why now, rather than after the entrypoint steps have changed
 		// files, or the parent has set up a terminal, for a child that
 		// cannot switch.

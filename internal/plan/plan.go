@@ -68,8 +68,11 @@ type Request struct {
 	ChownFromUID   int64 // -1: any
 	ChownFromGID   int64
 	ChownRootDir   bool // --allow-chown-root-dir
+	ChownFromSet   bool // --chown-from was given
 	AddUser        bool
 	AddUserName    string
+	RemapUser      string
+	AllowDupUID    bool
 	AllowRootOwner bool
 	AllowRootGroup bool
 	// FollowRootSymlinks lets --chown's paths and the /PATH user spec go
@@ -98,9 +101,11 @@ type Plan struct {
 	InitSuccess []int
 	InitGrace   time.Duration
 
-	// The entrypoint steps, run before the switch.
-	AddUser *useradd.Plan
-	Chown   []Chown
+	// The entrypoint steps, run before the switch: AddUser, then Chown,
+	// then RemapUser.
+	AddUser   *useradd.Plan
+	Chown     []Chown
+	RemapUser *useradd.Plan
 
 	// OwnerOf is the PATH of a /PATH user spec, "" for any other.
 	OwnerOf string
@@ -145,14 +150,27 @@ func Resolve(r Request, env []string, name string) (Plan, error) {
 	p := Plan{Spec: r.Spec, Command: r.Command, OwnerOf: ownerOfPath, FollowRootSymlinks: r.FollowRootSymlinks, Identity: id, Caller: env,
 		CloseFDs: r.CloseFDs, KeepFDs: r.KeepFDs, AllowUnsafeCaps: r.AllowUnsafeCaps,
 		Init: r.Init, InitPGroup: r.InitPGroup, InitSuccess: r.InitSuccess, InitGrace: r.InitGrace}
-	if r.AddUser {
+	if note := rootGroupNote(r, id, caller); note != "" {
+		p.Notes = append(p.Notes, note)
+	}
+	from := Chown{FromUID: r.ChownFromUID, FromGID: r.ChownFromGID}
+	switch {
+	case r.AddUser:
 		if err := p.resolveUser(r); err != nil {
 			return Plan{}, err
 		}
-		id = p.Identity
+	case r.RemapUser != "":
+		old, err := p.resolveRemap(r, userSpec)
+		if err != nil {
+			return Plan{}, err
+		}
+		if !r.ChownFromSet {
+			from = old // --chown paths are re-owned as NAME's home is
+		}
 	}
+	id = p.Identity
 	for _, path := range r.Chown {
-		p.Chown = append(p.Chown, Chown{Path: path, FromUID: r.ChownFromUID, FromGID: r.ChownFromGID, RootDir: r.ChownRootDir})
+		p.Chown = append(p.Chown, Chown{Path: path, FromUID: from.FromUID, FromGID: from.FromGID, RootDir: r.ChownRootDir})
 	}
 	p.Target = drop.Target{UID: id.UID, GID: id.GID, Groups: id.Groups, KeepCaps: r.KeepCaps,
 		LimitBounding: r.DropBounding, NoNewPrivs: r.NoNewPrivs, ParentDeathSignal: r.ParentDeathSig, Parent: r.Parent}

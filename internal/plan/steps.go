@@ -4,12 +4,15 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"gosu/internal/account"
 	"gosu/internal/errs"
 	"gosu/internal/ownership"
 	"gosu/internal/resolve"
+	"gosu/internal/spec"
 	"gosu/internal/tty"
 	"gosu/internal/useradd"
 )
@@ -71,12 +74,20 @@ func ownerOf(r Request) (string, error) {
 }
 
 // resolveUser plans the passwd entry (and group, shadow line, home) that
-// --add-user asks for when the target has none, and makes the identity what
-// it will be once they exist.
+// --add-user asks for when the target has none, and makes the identity
+// exactly what later starts, finding the entry, will resolve: its name,
+// home and shell, and, unless the spec named the group, the groups whose
+// member lists already name it (issue 12.10).
 func (p *Plan) resolveUser(r Request) error {
 	u, err := useradd.System.Check(useradd.Request{UID: p.Identity.UID, GID: p.Identity.GID, Name: r.AddUserName})
 	if err != nil {
 		return errs.Wrap("--add-user", err)
+	}
+	if u.Found && r.AddUserName != "" && u.Name != r.AddUserName {
+		// Issue 12.9: uid 100 is mysql's, with home /nonexistent, where
+		// git and pip --user fail; running as it must not be silent.
+		p.Notes = append(p.Notes, "--add-user="+r.AddUserName+": uid "+strconv.FormatUint(uint64(u.UID), 10)+
+			" already has a passwd entry, "+errs.Quote(u.Name)+" (home "+errs.Quote(u.Home)+"), which COMMAND runs as")
 	}
 	if u.Nothing() {
 		return nil
@@ -84,15 +95,100 @@ func (p *Plan) resolveUser(r Request) error {
 	p.AddUser = &u
 	if p.Identity.Name == "" {
 		p.Identity.Name, p.Identity.Home, p.Identity.Shell = u.Name, u.Home, u.Shell
+		if !p.Identity.ExplicitGroup {
+			if p.Identity.Groups, err = account.System.GroupsOf(u.Name); err != nil {
+				return errs.Wrap("--add-user", err)
+			}
+		}
 	}
 	return nil
 }
 
-// runSteps carries out the entrypoint steps, in order: the account first
-// (it creates the home directory), then the ownership fixes.
+// resolveRemap plans giving the user --remap-user names the ids the spec
+// gives, and makes the identity that user's as it will be: its name, home,
+// shell and groups. It returns the ids the user had, which its home (and
+// the --chown paths, unless --chown-from says otherwise) are re-owned
+// from.
+func (p *Plan) resolveRemap(r Request, userSpec string) (Chown, error) {
+	name := errs.Quote(r.RemapUser)
+	u, g, _ := strings.Cut(userSpec, ":")
+	uid, err := account.ParseID(u)
+	gid, err2 := account.ParseID(g)
+	if err != nil || err2 != nil {
+		return Chown{}, errors.New("--remap-user=" + r.RemapUser + " needs ids as USER-SPEC: UID:GID (\"$PUID:$PGID\") or /PATH")
+	}
+	rp, err := useradd.System.CheckRemap(useradd.Remap{Name: r.RemapUser, UID: uid, GID: gid, AllowDuplicateUID: r.AllowDupUID})
+	switch {
+	case errors.Is(err, useradd.ErrNoUser):
+		return Chown{}, errs.Wrap("--remap-user", errs.Explain(err.Error()+"; --add-user="+r.RemapUser+" adds a user of that name", err))
+	case errors.Is(err, useradd.ErrUIDTaken):
+		return Chown{}, errs.Wrap("--remap-user", errs.Explain(err.Error()+"; --allow-duplicate-uid gives it to "+name+
+			" too, as usermod -o does, or remove that user from the image", err))
+	case err != nil:
+		return Chown{}, errs.Wrap("--remap-user", err)
+	}
+	if rp.Shares != "" {
+		p.Notes = append(p.Notes, "--allow-duplicate-uid: uid "+u+" stays "+errs.Quote(rp.Shares)+
+			"'s too; programs that look the uid up (whoami, ls -l) may show that name")
+	}
+	home := rp.Home
+	if home == "" {
+		home = "/"
+	}
+	groups, err := account.System.GroupsOf(r.RemapUser)
+	if err != nil {
+		return Chown{}, errs.Wrap("--remap-user", err)
+	}
+	p.Identity = spec.Identity{UID: uid, GID: gid, Groups: groups, Home: home, Name: r.RemapUser, Shell: rp.Shell}
+	if !rp.Nothing() {
+		p.RemapUser = &rp
+	}
+	old := Chown{FromUID: int64(rp.OldUID), FromGID: int64(rp.OldGID)}
+	var st unix.Stat_t
+	switch {
+	case rp.OldUID == uid && rp.OldGID == gid:
+	case home == "/":
+		p.Notes = append(p.Notes, "--remap-user: the home of "+name+" is /, which is not re-owned")
+	case unix.Lstat(home, &st) == nil:
+		p.Chown = append(p.Chown, Chown{Path: home, FromUID: old.FromUID, FromGID: old.FromGID})
+	}
+	return old, nil
+}
+
+// rootGroupNote warns that --add-user and --chown give files to group root
+// when the spec is a uid that has no entry and no group (issue 12.10): its
+// gid is then the caller's, 0 as root (docker's rule).
+func rootGroupNote(r Request, id spec.Identity, caller spec.Caller) string {
+	if caller.UID != 0 || id.UID == 0 || id.Name != "" || id.ExplicitGroup || id.GID != 0 || r.RemapUser != "" {
+		return ""
+	}
+	var what []string
+	if r.AddUser {
+		what = append(what, "--add-user")
+	}
+	if len(r.Chown) > 0 {
+		what = append(what, "--chown")
+	}
+	if what == nil {
+		return ""
+	}
+	verb := " gives"
+	if len(what) > 1 {
+		verb = " give"
+	}
+	uid := strconv.FormatUint(uint64(id.UID), 10)
+	return "uid " + uid + " has no passwd entry and no group was given, so the group is 0 (root), as in docker: " +
+		strings.Join(what, " and ") + verb + " files to group root; give UID:GID (for example " + uid + ":" + uid + ") to choose the group"
+}
+
+// runSteps carries out the entrypoint steps, in order: the new account
+// first (it creates the home directory), then the ownership fixes, then
+// the remapped account last: its home is re-owned from the ids its entry
+// still has, so a start stopped before the entry is written walks again
+// from them, and one stopped after has nothing left to do.
 func (p *Plan) runSteps(name string) error {
 	if p.AddUser != nil {
-		if err := useradd.System.Apply(*p.AddUser, p.Target.UID, p.Target.GID); err != nil {
+		if err := useradd.System.Apply(*p.AddUser); err != nil {
 			return errs.Wrap("--add-user", err)
 		}
 	}
@@ -120,6 +216,11 @@ func (p *Plan) runSteps(name string) error {
 		}
 		if more := st.SkippedCount - uint64(len(st.Skipped)); more > 0 {
 			os.Stderr.WriteString(name + ": skipped " + strconv.FormatUint(more, 10) + " more\n")
+		}
+	}
+	if p.RemapUser != nil {
+		if err := useradd.System.Apply(*p.RemapUser); err != nil {
+			return errs.Wrap("--remap-user", err)
 		}
 	}
 	return nil

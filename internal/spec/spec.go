@@ -18,6 +18,10 @@ type Identity struct {
 	Home   string   // never empty: "/" when there is no entry or no home field
 	Name   string   // passwd entry name; "" when the uid has no entry
 	Shell  string   // passwd entry shell; "" when the uid has no entry
+
+	// ExplicitGroup says the spec named the group (user:group), which
+	// means exactly that group and no supplementary ones.
+	ExplicitGroup bool
 }
 
 // Caller is the identity gosu was started with, which the spec's empty parts
@@ -59,7 +63,7 @@ func Resolve(s string, caller Caller, db account.DB) (Identity, error) {
 		if err != nil {
 			return Identity{}, err
 		}
-		id.GID = gid
+		id.GID, id.ExplicitGroup = gid, true
 	case found:
 		if id.Groups, err = db.GroupsOf(entry.Name); err != nil {
 			return Identity{}, err

@@ -96,7 +96,7 @@ func runHelper(spec string) int {
 			out.CheckErr, out.Kind = err.Error(), kind(err)
 			break
 		}
-		if err := j.Files.Apply(p, j.Req.UID, j.Req.GID); err != nil {
+		if err := j.Files.Apply(p); err != nil {
 			out.ApplyErr, out.Kind = err.Error(), kind(err)
 			break
 		}

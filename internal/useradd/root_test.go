@@ -35,7 +35,7 @@ func ensure(f Files, r Request) (Plan, error) {
 	if err != nil {
 		return p, err
 	}
-	return p, f.Apply(p, r.UID, r.GID)
+	return p, f.Apply(p)
 }
 
 func TestApplyFresh(t *testing.T) {
@@ -128,7 +128,7 @@ func TestExistingGID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Group != "users" || p.AddGroup {
+	if p.Group != "users" || p.Changes.Group != nil {
 		t.Errorf("plan %+v", p)
 	}
 	unchanged(t, before)
@@ -487,7 +487,7 @@ func TestShadow(t *testing.T) {
 	before := snap(t, f.Shadow)
 	out := runJob(t, job{Files: f.Files, UID: -1, Req: Request{UID: 1001, GID: 1001, Home: "/"},
 		Mounts: []mount{{Src: f.Shadow, Dst: f.Shadow, RO: true}}})
-	if out.CheckErr != "" || out.ApplyErr != "" || out.Plan.AddShadow {
+	if out.CheckErr != "" || out.ApplyErr != "" || out.Plan.Changes.Shadow != nil {
 		t.Fatalf("%+v", out)
 	}
 	unchanged(t, before)
@@ -497,8 +497,7 @@ func TestShadow(t *testing.T) {
 }
 
 // TestHomeAttacks: an existing home, even a symlink to somewhere that
-// matters, is left alone; parents may be symlinks; a lock file that is a
-// symlink is not followed.
+// matters, is left alone; parents may be symlinks.
 func TestHomeAttacks(t *testing.T) {
 	needRoot(t)
 	f := newFixture(t, false)
@@ -530,42 +529,60 @@ func TestHomeAttacks(t *testing.T) {
 	if st := stat(t, filepath.Join(real, "u")); st.Uid != 1002 {
 		t.Errorf("home through a symlinked parent: owner %d", st.Uid)
 	}
+}
 
-	// The home swapped for a symlink between mkdirat and open: the open
-	// refuses (O_NOFOLLOW) and the target is not given away.
-	dfd, _ := unix.Open(real, unix.O_PATH|unix.O_DIRECTORY, 0)
-	defer unix.Close(dfd)
-	os.Symlink(victim, filepath.Join(real, "swapped"))
-	if _, err := unix.Openat(dfd, "swapped", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); err != unix.ELOOP && err != unix.ENOTDIR {
-		t.Errorf("O_NOFOLLOW open of a symlink: %v", err)
+// TestSymlinkedFiles is the attack of issue 12.16: an account file, or the
+// lock file, that is a symbolic link is never written through (a link in a
+// directory the user may write let --add-user append to any file), and an
+// account file in a directory others may write is not written at all;
+// reading through a link is fine, so a restart with nothing to write works.
+func TestSymlinkedFiles(t *testing.T) {
+	needRoot(t)
+	for _, which := range []string{"passwd", "group", "shadow", "lock"} {
+		f := newFixture(t, true)
+		victim := filepath.Join(f.dir, "victim")
+		f.write(t, victim, "root's\n", 0o600)
+		path := map[string]string{"passwd": f.Passwd, "group": f.Group, "shadow": f.Shadow, "lock": f.Lock}[which]
+		if which != "lock" {
+			os.Rename(path, victim)
+		}
+		if err := os.Symlink(victim, path); err != nil {
+			t.Fatal(err)
+		}
+		before := snap(t, f.Passwd, f.Group, f.Shadow, victim)
+		_, err := ensure(f.Files, Request{UID: 1001, GID: 1001, Home: "/"})
+		if !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), path+": it is a symbolic link") {
+			t.Errorf("%s: %v", which, err)
+		}
+		unchanged(t, before)
+		if which == "lock" {
+			continue
+		}
+		// Nothing to write: the link is only read.
+		p, err := ensure(f.Files, Request{UID: 1000, GID: 1000})
+		if err != nil || !p.Nothing() {
+			t.Errorf("%s, nothing to write: %+v %v", which, p, err)
+		}
 	}
 
-	// A symlinked lock file is not followed to create its target; the
-	// write then happens in place.
-	g := newFixture(t, false)
-	target := filepath.Join(g.dir, "created-by-lock")
-	os.Symlink(target, g.Lock)
-	ino := stat(t, g.Passwd).Ino
-	if _, err := ensure(g.Files, Request{UID: 1001, GID: 100, Home: "/"}); err != nil {
-		t.Fatal(err)
+	// A directory others may write: whoever can write it could replace
+	// the file with a link between the check and the write.
+	for _, mode := range []os.FileMode{0o777, 0o775, 0o1777} {
+		f := newFixture(t, false)
+		etc := filepath.Dir(f.Passwd)
+		os.Chmod(etc, mode)
+		before := snap(t, f.Passwd, f.Group)
+		_, err := ensure(f.Files, Request{UID: 1001, GID: 100, Home: "/"})
+		if !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), "its directory "+etc+" may be written by others than root") {
+			t.Errorf("mode %o: %v", mode, err)
+		}
+		unchanged(t, before)
 	}
-	if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("lock symlink followed: %v", err)
-	}
-	if stat(t, g.Passwd).Ino != ino {
-		t.Errorf("passwd replaced without the lock")
-	}
-
-	// A symlinked passwd is written through, and stays a symlink.
-	h := newFixture(t, false)
-	realPasswd := filepath.Join(h.dir, "passwd.real")
-	os.Rename(h.Passwd, realPasswd)
-	os.Symlink(realPasswd, h.Passwd)
-	if _, err := ensure(h.Files, Request{UID: 1001, GID: 100, Home: "/"}); err != nil {
-		t.Fatal(err)
-	}
-	if l, err := os.Readlink(h.Passwd); err != nil || l != realPasswd || !strings.HasSuffix(read(t, realPasswd), "\nuser1001:*:1001:100::/:/bin/sh\n") {
-		t.Errorf("symlinked passwd: %q %v %q", l, err, read(t, realPasswd))
+	f := newFixture(t, false)
+	etc := filepath.Dir(f.Passwd)
+	os.Chown(etc, 2000, 2000)
+	if _, err := ensure(f.Files, Request{UID: 1001, GID: 100, Home: "/"}); !errors.Is(err, ErrUnsafe) {
+		t.Errorf("directory owned by uid 2000: %v", err)
 	}
 }
 
