@@ -29,7 +29,7 @@ func TestJSONIsJSON(t *testing.T) {
 		CloseFDs: true,
 		KeepFDs:  []int{3, 7},
 		Init:     true, InitSuccess: []int{143}, InitGrace: 1500 * time.Millisecond,
-		Notes:   []string{weird},
+		Notes: []string{weird},
 		AddUser: &useradd.Plan{Name: "u", MakeHome: true, Home: weird, Changes: useradd.Changes{
 			Passwd: &useradd.Change{Line: weird}, Group: &useradd.Change{Line: "g:x:7:"}, Shadow: &useradd.Change{Line: "u:!:1:0:99999:7:::"}}},
 		Chown: []plan.Chown{{Path: weird, FromUID: -1, FromGID: 7}, {Path: "/b", FromUID: 0, FromGID: -1}},
