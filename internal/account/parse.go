@@ -129,7 +129,19 @@ func WithUserIDs(line []byte, uid, gid uint32) ([]byte, error) {
 		return nil, err
 	}
 	f[2], f[3] = strconv.AppendUint(nil, uint64(uid), 10), strconv.AppendUint(nil, uint64(gid), 10)
-	return bytes.Join(f[:], []byte{':'}), nil
+	return join(f[:]), nil
+}
+
+// join puts fields back together with ':'.
+func join(f [][]byte) []byte {
+	var b []byte
+	for i, field := range f {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, field...)
+	}
+	return b
 }
 
 // WithGroupID returns a well-formed group line with gid in place of its
@@ -140,7 +152,7 @@ func WithGroupID(line []byte, gid uint32) ([]byte, error) {
 		return nil, err
 	}
 	f[2] = strconv.AppendUint(nil, uint64(gid), 10)
-	return bytes.Join(f[:], []byte{':'}), nil
+	return join(f[:]), nil
 }
 
 // hasMember reports whether name is one of the comma-separated members,

@@ -92,7 +92,7 @@ func (p *Plan) resolveUser(r Request) error {
 	if u.Nothing() {
 		return nil
 	}
-	p.AddUser = &u
+	p.AddUser = u
 	if p.Identity.Name == "" {
 		p.Identity.Name, p.Identity.Home, p.Identity.Shell = u.Name, u.Home, u.Shell
 		if !p.Identity.ExplicitGroup {
@@ -141,7 +141,7 @@ func (p *Plan) resolveRemap(r Request, userSpec string) (Chown, error) {
 	}
 	p.Identity = spec.Identity{UID: uid, GID: gid, Groups: groups, Home: home, Name: r.RemapUser, Shell: rp.Shell}
 	if !rp.Nothing() {
-		p.RemapUser = &rp
+		p.RemapUser = rp
 	}
 	old := Chown{FromUID: int64(rp.OldUID), FromGID: int64(rp.OldGID)}
 	var st unix.Stat_t
@@ -188,7 +188,7 @@ func rootGroupNote(r Request, id spec.Identity, caller spec.Caller) string {
 // from them, and one stopped after has nothing left to do.
 func (p *Plan) runSteps(name string) error {
 	if p.AddUser != nil {
-		if err := useradd.System.Apply(*p.AddUser); err != nil {
+		if err := useradd.System.Apply(p.AddUser); err != nil {
 			return errs.Wrap("--add-user", err)
 		}
 	}
@@ -219,7 +219,7 @@ func (p *Plan) runSteps(name string) error {
 		}
 	}
 	if p.RemapUser != nil {
-		if err := useradd.System.Apply(*p.RemapUser); err != nil {
+		if err := useradd.System.Apply(p.RemapUser); err != nil {
 			return errs.Wrap("--remap-user", err)
 		}
 	}

@@ -18,6 +18,7 @@ type contents struct {
 }
 
 // scan reads a's lines by package account's rules.
+//go:noinline
 func (a *accountFile) scan() *account.Scanner {
 	return account.NewScanner(bytes.NewReader(a.data), a.path)
 }
@@ -66,17 +67,46 @@ func groupByID(a *accountFile, gid uint32) (string, bool, error) {
 	return "", false, s.Err()
 }
 
+// named finds the first line of a called name, well-formed or not: its
+// content, number and offset; and the number of a second one, 0 if none.
+func named(a *accountFile, name string) (line []byte, n, off, second int, err error) {
+	s := a.scan()
+	for s.Scan() {
+		if string(account.FirstField(s.Line())) != name {
+			continue
+		}
+		if n != 0 {
+			return line, n, off, s.N(), nil
+		}
+		line, n, off = bytes.Clone(s.Line()), s.N(), int(s.Offset())
+	}
+	return line, n, off, 0, s.Err()
+}
+
+// entryWith returns the name and line number of the first well-formed
+// passwd entry, not called but, whose uid (gid false) or gid is id.
+func entryWith(a *accountFile, gid bool, id uint32, but string) (string, int) {
+	for s := a.scan(); s.Scan(); {
+		uid, g, err := account.UserIDs(s.Line())
+		if gid {
+			uid = g
+		}
+		if name := account.FirstField(s.Line()); err == nil && uid == id && string(name) != but {
+			return string(name), s.N()
+		}
+	}
+	return "", 0
+}
+
 // freeGroupName returns nil when no group line, well-formed or not, is
 // called name, else the conflict for adding it for gid.
 func freeGroupName(a *accountFile, name string, gid uint32) error {
-	s := a.scan()
-	for s.Scan() {
-		if string(account.FirstField(s.Line())) == name {
-			id, err := account.GroupID(s.Line())
-			return taken("gid ", gid, name, a.path, s.N(), id, err)
-		}
+	line, n, _, _, err := named(a, name)
+	if n != 0 {
+		id, err := account.GroupID(line)
+		return taken("gid ", gid, name, a.path, n, id, err)
 	}
-	return s.Err()
+	return err
 }
 
 // addGroup plans a group line for gid under the first of names that no
@@ -109,23 +139,23 @@ func addGroup(p *Plan, a *accountFile, gid uint32, names ...string) error {
 //     one for the name: a locked one (from a start stopped before the passwd
 //     line) is reused, one with a usable or empty password is a conflict:
 //     the new account would get that password.
-func decideAdd(c *contents, r *Request, day int64) (Plan, error) {
+func decideAdd(c *contents, r *Request, day int64, p *Plan) error {
 	if err := validIDs(r.UID, r.GID); err != nil {
-		return Plan{}, err
+		return err
 	}
 	for i, v := range [...]string{r.Name, r.Group, r.Home, r.Shell} {
 		if v != "" && (i < 2 && !validName(v) || i >= 2 && !validPath(v)) {
-			return Plan{}, invalid([...]string{"user name ", "group name ", "home directory ", "shell "}[i], v, i >= 2)
+			return invalid([...]string{"user name ", "group name ", "home directory ", "shell "}[i], v, i >= 2)
 		}
 	}
 	uid, gid := strconv.FormatUint(uint64(r.UID), 10), strconv.FormatUint(uint64(r.GID), 10)
-	p := Plan{Name: r.Name, Home: r.Home, Shell: r.Shell, UID: r.UID, GID: r.GID, OldUID: r.UID, OldGID: r.GID, add: r}
+	*p = Plan{Name: r.Name, Home: r.Home, Shell: r.Shell, UID: r.UID, GID: r.GID, OldUID: r.UID, OldGID: r.GID, add: r}
 	if p.Name == "" {
 		p.Name = "user" + uid
 	}
 	entry, err := userByID(&c.passwd, r.UID, p.Name)
 	if err != nil {
-		return p, err
+		return err
 	}
 	if entry != nil {
 		p.Found, p.Name, p.Home, p.Shell = true, entry.Name, entry.Home, entry.Shell
@@ -140,18 +170,18 @@ func decideAdd(c *contents, r *Request, day int64) (Plan, error) {
 	name, found, err := groupByID(&c.group, r.GID)
 	switch {
 	case err != nil:
-		return p, err
+		return err
 	case found:
 		p.Group = name
 	case !p.Found:
-		err = addGroup(&p, &c.group, r.GID, cond(r.Group, p.Name))
+		err = addGroup(p, &c.group, r.GID, cond(r.Group, p.Name))
 	case r.Group != "" || r.Name != "":
-		err = addGroup(&p, &c.group, r.GID, cond(r.Group, r.Name), "group"+gid)
+		err = addGroup(p, &c.group, r.GID, cond(r.Group, r.Name), "group"+gid)
 	default:
-		err = addGroup(&p, &c.group, r.GID, "group"+gid)
+		err = addGroup(p, &c.group, r.GID, "group"+gid)
 	}
 	if err != nil || p.Found {
-		return p, err
+		return err
 	}
 
 	// The passwd password is "x" ("see shadow") only when shadow has the
@@ -162,7 +192,7 @@ func decideAdd(c *contents, r *Request, day int64) (Plan, error) {
 		pw = ":x:"
 		locked, err := shadowLine(&c.shadow, r.UID, p.Name)
 		if err != nil {
-			return p, err
+			return err
 		}
 		if !locked {
 			// Debian 12 useradd's line: locked, aging from login.defs.
@@ -170,25 +200,22 @@ func decideAdd(c *contents, r *Request, day int64) (Plan, error) {
 		}
 	}
 	p.Changes.Passwd = &Change{Line: p.Name + pw + uid + ":" + gid + "::" + p.Home + ":" + p.Shell}
-	return p, nil
+	return nil
 }
 
 // shadowLine reports whether shadow has a line for name, locked; a line
 // with a usable or empty password is a conflict. The first line for the
 // name decides.
 func shadowLine(a *accountFile, uid uint32, name string) (bool, error) {
-	s := a.scan()
-	for s.Scan() {
-		if string(account.FirstField(s.Line())) != name {
-			continue
-		}
-		if pw := s.Line()[len(name):]; len(pw) > 1 && (pw[1] == '!' || pw[1] == '*') {
-			return true, nil
-		}
-		return false, errs.Explain("cannot add uid "+strconv.FormatUint(uint64(uid), 10)+" as "+errs.Quote(name)+": "+a.path+":"+strconv.Itoa(s.N())+
-			" still has a password for that name, which the new account would get; choose another name", ErrConflict)
+	line, n, _, _, err := named(a, name)
+	if n == 0 || err != nil {
+		return false, err
 	}
-	return false, s.Err()
+	if pw := line[len(name):]; len(pw) > 1 && (pw[1] == '!' || pw[1] == '*') {
+		return true, nil
+	}
+	return false, errs.Explain("cannot add uid "+strconv.FormatUint(uint64(uid), 10)+" as "+errs.Quote(name)+": "+a.path+":"+strconv.Itoa(n)+
+		" still has a password for that name, which the new account would get; choose another name", ErrConflict)
 }
 
 func cond(s, otherwise string) string {
@@ -208,103 +235,60 @@ func cond(s, otherwise string) string {
 // as it is. Else NAME's own group (see below) gets r.GID; else a group is
 // added, called NAME or, when that is taken, group<GID>. Shadow is keyed by
 // name, which does not change, so it is never written.
-func decideRemap(c *contents, r *Remap) (Plan, error) {
-	p := Plan{Name: r.Name, UID: r.UID, GID: r.GID, remap: r}
+func decideRemap(c *contents, r *Remap, p *Plan) error {
+	*p = Plan{Name: r.Name, UID: r.UID, GID: r.GID, remap: r}
 	if err := validIDs(r.UID, r.GID); err != nil {
-		return p, err
+		return err
 	}
-	name := errs.Quote(r.Name)
-	s := c.passwd.scan()
-	var entry *account.User
-	var line []byte
-	var malformed error
-	off, at := 0, 0
-	for s.Scan() {
-		if string(account.FirstField(s.Line())) != r.Name {
-			continue
-		}
-		if at != 0 {
-			return p, errs.Explain(c.passwd.path+":"+strconv.Itoa(at)+" and line "+strconv.Itoa(s.N())+" both have the name "+name+
-				": remove one, so that every reader agrees which is "+name, ErrConflict)
-		}
-		at = s.N()
-		u, err := account.ParseUser(s.Line())
-		if err != nil {
-			malformed = err
-			continue
-		}
-		entry, line, off = &u, bytes.Clone(s.Line()), int(s.Offset())
+	name, path := errs.Quote(r.Name), c.passwd.path
+	line, n, off, second, err := named(&c.passwd, r.Name)
+	if err != nil {
+		return err
 	}
+	if second != 0 {
+		return errs.Explain(path+":"+strconv.Itoa(n)+" and line "+strconv.Itoa(second)+" both have the name "+name+
+			": remove one, so that every reader agrees which is "+name, ErrConflict)
+	}
+	entry, err := account.ParseUser(line)
 	switch {
-	case s.Err() != nil:
-		return p, s.Err()
-	case malformed != nil:
-		return p, errs.Explain("no user "+name+" in "+c.passwd.path+" ("+c.passwd.path+":"+strconv.Itoa(at)+
-			" has that name but is malformed: "+malformed.Error()+")", ErrNoUser)
-	case entry == nil:
-		return p, errs.Explain("no user "+name+" in "+c.passwd.path, ErrNoUser)
+	case n == 0:
+		return errs.Explain("no user "+name+" in "+path, ErrNoUser)
+	case err != nil:
+		return errs.Explain("no user "+name+" in "+path+" ("+path+":"+strconv.Itoa(n)+" has that name but is malformed: "+err.Error()+")", ErrNoUser)
 	case entry.UID == 0:
-		return p, errs.Explain(name+" has uid 0: root's ids are never changed", ErrInvalid)
-	case r.UID == 0:
-		return p, errs.Explain("uid 0 would make "+name+" root: give the uid and gid COMMAND should run as", ErrInvalid)
-	case r.GID == 0:
-		return p, errs.Explain("gid 0 would put "+name+"'s files in root's group: give the uid and gid COMMAND should run as", ErrInvalid)
+		return errs.Explain(name+" has uid 0: root's ids are never changed", ErrInvalid)
+	case r.UID == 0 || r.GID == 0:
+		return errs.Explain("uid and gid 0 are root's: give "+name+" the ids COMMAND should run as", ErrInvalid)
 	}
 	p.Home, p.Shell, p.OldUID, p.OldGID = entry.Home, entry.Shell, entry.UID, entry.GID
-
-	// Another entry with the target uid.
-	for s = c.passwd.scan(); s.Scan() && entry.UID != r.UID; {
-		uid, _, err := account.UserIDs(s.Line())
-		if err != nil || uid != r.UID || string(account.FirstField(s.Line())) == r.Name {
-			continue
-		}
+	if other, at := entryWith(&c.passwd, false, r.UID, r.Name); other != "" && entry.UID != r.UID {
 		if !r.AllowDuplicateUID {
-			return p, errs.Explain("uid "+strconv.FormatUint(uint64(uid), 10)+" belongs to "+
-				errs.Quote(string(account.FirstField(s.Line())))+" ("+c.passwd.path+":"+strconv.Itoa(s.N())+")", ErrUIDTaken)
+			return errs.Explain("uid "+strconv.FormatUint(uint64(r.UID), 10)+" belongs to "+errs.Quote(other)+" ("+path+":"+strconv.Itoa(at)+")", ErrUIDTaken)
 		}
-		p.Shares = string(account.FirstField(s.Line()))
-		break
+		p.Shares = other
 	}
-
 	if entry.UID != r.UID || entry.GID != r.GID {
 		b, _ := account.WithUserIDs(line, r.UID, r.GID)
 		p.Changes.Passwd = &Change{Line: string(b), Old: string(line), off: off}
 	}
 	group, found, err := groupByID(&c.group, r.GID)
-	switch {
-	case err != nil:
-		return p, err
-	case found || entry.GID == r.GID: // the gid has a group, or none is asked for
+	if err != nil || found || entry.GID == r.GID { // the gid has a group, or none is asked for
 		p.Group = group
-		return p, nil
+		return err
 	}
 	// No group has the gid yet: NAME's own group gets it. That is the
 	// group called NAME (useradd's USERGROUPS_ENAB makes one), unless it is
 	// another entry's primary group, which must keep its gid.
-	for s = c.group.scan(); s.Scan(); {
-		if string(account.FirstField(s.Line())) != r.Name {
-			continue
-		}
-		if gid, err := account.GroupID(s.Line()); err == nil && !primaryOfOther(&c.passwd, gid, r.Name) {
-			b, _ := account.WithGroupID(s.Line(), r.GID)
-			p.Group, p.Changes.Group = r.Name, &Change{Line: string(b), Old: string(s.Line()), off: int(s.Offset())}
-			return p, nil
-		}
-		break
-	}
-	if s.Err() != nil {
-		return p, s.Err()
-	}
-	return p, addGroup(&p, &c.group, r.GID, r.Name, "group"+strconv.FormatUint(uint64(r.GID), 10))
-}
-
-// primaryOfOther reports whether an entry not called name has gid as its
-// primary gid.
-func primaryOfOther(a *accountFile, gid uint32, name string) bool {
-	for s := a.scan(); s.Scan(); {
-		if _, g, err := account.UserIDs(s.Line()); err == nil && g == gid && string(account.FirstField(s.Line())) != name {
-			return true
+	line, n, off, _, err = named(&c.group, r.Name)
+	if gid, err2 := account.GroupID(line); err == nil && n != 0 && err2 == nil {
+		if other, _ := entryWith(&c.passwd, true, gid, r.Name); other == "" {
+			b, _ := account.WithGroupID(line, r.GID)
+			p.Group, p.Changes.Group = r.Name, &Change{Line: string(b), Old: string(line), off: off}
+			return nil
 		}
 	}
-	return false
+	if err != nil {
+		return err
+	}
+	return addGroup(p, &c.group, r.GID, r.Name, "group"+strconv.FormatUint(uint64(r.GID), 10))
 }

@@ -23,10 +23,12 @@ import (
 const helperEnv = "GOSU_USERADD_HELPER"
 
 // job is what a helper process does: mounts (in its own private mount
-// namespace), then a switch to UID/GID, then Check and Apply Times times.
+// namespace), then a switch to UID/GID, then Check (CheckRemap with Remap)
+// and Apply Times times.
 type job struct {
 	Files  Files
 	Req    Request
+	Remap  *Remap
 	Mounts []mount
 	UID    int // -1: stay
 	GID    int
@@ -42,7 +44,7 @@ type mount struct {
 
 // outcome is what a helper reports on stdout.
 type outcome struct {
-	Plan     Plan
+	Plan     *Plan
 	CheckErr string
 	ApplyErr string
 	Kind     string // which Err variable the error is, if any
@@ -91,6 +93,9 @@ func runHelper(spec string) int {
 	var out outcome
 	for range max(j.Times, 1) {
 		p, err := j.Files.Check(j.Req)
+		if j.Remap != nil {
+			p, err = j.Files.CheckRemap(*j.Remap)
+		}
 		out = outcome{Plan: p}
 		if err != nil {
 			out.CheckErr, out.Kind = err.Error(), kind(err)
@@ -110,7 +115,8 @@ func kind(err error) string {
 	for _, k := range []struct {
 		err  error
 		name string
-	}{{ErrConflict, "conflict"}, {ErrInvalid, "invalid"}, {ErrLocked, "locked"}, {syscall.EROFS, "erofs"}, {syscall.EACCES, "eacces"}} {
+	}{{ErrConflict, "conflict"}, {ErrInvalid, "invalid"}, {ErrLocked, "locked"}, {ErrUnsafe, "unsafe"}, {ErrNoUser, "nouser"},
+		{ErrUIDTaken, "uidtaken"}, {syscall.EROFS, "erofs"}, {syscall.EACCES, "eacces"}} {
 		if errors.Is(err, k.err) {
 			return k.name
 		}

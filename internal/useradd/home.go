@@ -121,16 +121,14 @@ func build(dfd int, path string, uid, gid uint32) error {
 	if err == nil {
 		err = unix.Fchmod(sfd, 0o700) // a umask of 0777 made it 0000
 	}
-	names := strings.Split(path, "/")
-	fd, made := sfd, 0
-	for i, name := range names {
-		if err != nil {
-			break
-		}
+	top, _, _ := strings.Cut(path, "/")
+	fd, made := sfd, 0 // made: the length of path made so far
+	for rest := path; err == nil && made < len(path); {
+		name, more, _ := strings.Cut(rest, "/")
 		if err = unix.Mkdirat(fd, name, 0o700); err != nil {
 			break
 		}
-		made++
+		made += len(name) + 1
 		next, err2 := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if fd != sfd {
 			unix.Close(fd)
@@ -139,7 +137,7 @@ func build(dfd int, path string, uid, gid uint32) error {
 			fd = sfd
 			break
 		}
-		if i == len(names)-1 {
+		if rest = more; rest == "" {
 			err = unix.Fchown(fd, int(uid), int(gid))
 		}
 		if err == nil {
@@ -150,11 +148,11 @@ func build(dfd int, path string, uid, gid uint32) error {
 		unix.Close(fd)
 	}
 	if err == nil {
-		err = unix.Renameat2(sfd, names[0], dfd, names[0], unix.RENAME_NOREPLACE)
+		err = unix.Renameat2(sfd, top, dfd, top, unix.RENAME_NOREPLACE)
 		if err == unix.EINVAL { // a file system without RENAME_NOREPLACE (NFS)
 			var st unix.Stat_t
-			if err = unix.Fstatat(dfd, names[0], &st, unix.AT_SYMLINK_NOFOLLOW); err == unix.ENOENT {
-				err = unix.Renameat(sfd, names[0], dfd, names[0])
+			if err = unix.Fstatat(dfd, top, &st, unix.AT_SYMLINK_NOFOLLOW); err == unix.ENOENT {
+				err = unix.Renameat(sfd, top, dfd, top)
 			} else if err == nil {
 				err = unix.EEXIST
 			}
@@ -163,8 +161,9 @@ func build(dfd int, path string, uid, gid uint32) error {
 			return nil
 		}
 	}
-	for ; made > 0; made-- { // what was made, deepest first
-		unix.Unlinkat(sfd, strings.Join(names[:made], "/"), unix.AT_REMOVEDIR)
+	for made = min(made, len(path)+1) - 1; made > 0; { // what was made, deepest first
+		unix.Unlinkat(sfd, path[:made], unix.AT_REMOVEDIR)
+		made = max(strings.LastIndexByte(path[:made], '/'), 0)
 	}
 	return err
 }

@@ -30,7 +30,7 @@ func stat(t testing.TB, path string) unix.Stat_t {
 }
 
 // ensure is Check then Apply, as gosu does.
-func ensure(f Files, r Request) (Plan, error) {
+func ensure(f Files, r Request) (*Plan, error) {
 	p, err := f.Check(r)
 	if err != nil {
 		return p, err

@@ -129,31 +129,34 @@ var (
 // when r is invalid, when a name is taken by another id, or when a file
 // that must change cannot be written, so that nothing is changed in those
 // cases.
-func (f *Files) Check(r Request) (Plan, error) {
-	return f.check(func(c *contents) (Plan, error) { return decideAdd(c, &r, today()) })
-}
+func (f *Files) Check(r Request) (*Plan, error) { return f.check(&Plan{add: &r}) }
 
 // CheckRemap decides what giving r.Name the ids r.UID and r.GID would
 // write, reading only, and fails, changing nothing, when it is refused or a
 // file that must change cannot be written.
-func (f *Files) CheckRemap(r Remap) (Plan, error) {
-	return f.check(func(c *contents) (Plan, error) { return decideRemap(c, &r) })
-}
+func (f *Files) CheckRemap(r Remap) (*Plan, error) { return f.check(&Plan{remap: &r}) }
 
-func (f *Files) check(decide func(*contents) (Plan, error)) (Plan, error) {
+func (f *Files) check(p *Plan) (*Plan, error) {
 	c, err := f.read(false)
 	defer c.close()
-	if err != nil {
-		return Plan{}, err
-	}
-	p, err := decide(c)
 	if err == nil {
-		err = c.writable(&p)
+		err = p.decide(c)
+	}
+	if err == nil {
+		err = c.writable(p)
 	}
 	if err == nil && p.add != nil {
 		err = p.checkHome(false)
 	}
 	return p, err
+}
+
+// decide makes p's decision, from its request, on what c holds.
+func (p *Plan) decide(c *contents) error {
+	if p.add != nil {
+		return decideAdd(c, p.add, today(), p)
+	}
+	return decideRemap(c, p.remap, p)
 }
 
 // today is the day count shadow's tools write as the last password change.

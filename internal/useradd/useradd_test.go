@@ -74,7 +74,7 @@ type summary struct {
 	Shadow                   bool
 }
 
-func summarize(p Plan) summary {
+func summarize(p *Plan) summary {
 	line := func(c *Change) string {
 		switch {
 		case c == nil:
@@ -196,7 +196,7 @@ func TestConflicts(t *testing.T) {
 		}
 		// Apply decides again: a plan made before the conflict was there
 		// fails the same way.
-		p = Plan{add: &tc.r, Changes: Changes{Passwd: &Change{}}}
+		p = &Plan{add: &tc.r, Changes: Changes{Passwd: &Change{}}}
 		if err := f.Apply(p); err == nil || err.Error() != tc.want {
 			t.Errorf("Apply(%+v) = %v\nwant %s", p, err, tc.want)
 		}

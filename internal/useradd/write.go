@@ -245,7 +245,7 @@ func (a *accountFile) writable(replace bool) error {
 // writable, or the file is root's), nothing is replaced: new lines are
 // appended in place under flock(2) of each file, which every gosu takes,
 // so gosu processes still exclude each other.
-func (f *Files) Apply(p Plan) error {
+func (f *Files) Apply(p *Plan) error {
 	if p.Nothing() {
 		return nil
 	}
@@ -262,13 +262,8 @@ func (f *Files) Apply(p Plan) error {
 	if err != nil {
 		return err
 	}
-	var q Plan
-	if p.add != nil {
-		q, err = decideAdd(c, p.add, today())
-	} else {
-		q, err = decideRemap(c, p.remap)
-	}
-	if err == nil {
+	q := Plan{add: p.add, remap: p.remap}
+	if err = q.decide(c); err == nil {
 		err = c.writable(&q)
 	}
 	if err != nil {
@@ -300,12 +295,9 @@ func (f *Files) Apply(p Plan) error {
 // lockFile takes lckpwdf's lock. replacing says it is held, so that files
 // may be replaced; without it they are only appended to.
 func (f *Files) lockFile() (replacing bool, unlock func(), err error) {
-	i := strings.LastIndexByte(f.Lock, '/')
-	dir := f.Lock[:max(i, 1)]
-	var st unix.Stat_t
-	if unix.Stat(dir, &st) == nil && (st.Uid != 0 && int(st.Uid) != unix.Geteuid() || st.Mode&0o022 != 0) {
-		return false, nil, errs.Wrap("cannot lock "+f.Lock, errs.Explain("its directory "+dir+" may be written by others than root", ErrUnsafe))
-	}
+	// O_NOFOLLOW: a link is refused, never followed to create or lock its
+	// target. (The lock file's directory is the account files', which
+	// writable checks before anything is written.)
 	fd, err := unix.Open(f.Lock, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0o600)
 	switch {
 	case err == unix.ELOOP:
@@ -354,16 +346,7 @@ func (f *Files) lock(fd int, ofd bool) error {
 // first if the file lacks its last one: a line written so is not torn. A
 // changed line is only ever written by replacing (see writable).
 func (a *accountFile) write(ch *Change, replacing bool) error {
-	var b []byte
-	if ch.Old != "" {
-		b = append(append(append(b, a.data[:ch.off]...), ch.Line...), a.data[ch.off+len(ch.Old):]...)
-	} else {
-		b = append(b, a.data...)
-		if len(b) > 0 && b[len(b)-1] != '\n' {
-			b = append(b, '\n')
-		}
-		b = append(append(b, ch.Line...), '\n')
-	}
+	b := edited(a.data, ch)
 	if replacing {
 		err := a.replace(b)
 		if err == nil || ch.Old != "" {
@@ -398,6 +381,19 @@ func (a *accountFile) write(ch *Change, replacing bool) error {
 		err = unix.Fsync(fd)
 	}
 	return err
+}
+
+// edited is data with ch made: the old line's bytes replaced (its line
+// ending kept), or the new line added after a "\n" that data lacks.
+func edited(data []byte, ch *Change) []byte {
+	if ch.Old != "" {
+		return append(append(append([]byte(nil), data[:ch.off]...), ch.Line...), data[ch.off+len(ch.Old):]...)
+	}
+	b := append([]byte(nil), data...)
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		b = append(b, '\n')
+	}
+	return append(append(b, ch.Line...), '\n')
 }
 
 // replace writes b to a temporary file beside a, gives it a's owner and
