@@ -18,7 +18,6 @@ type contents struct {
 }
 
 // scan reads a's lines by package account's rules.
-//go:noinline
 func (a *accountFile) scan() *account.Scanner {
 	return account.NewScanner(bytes.NewReader(a.data), a.path)
 }
