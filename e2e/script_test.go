@@ -17,11 +17,16 @@ import (
 
 // TestScripts runs testdata/script/*.txtar: one file per user-visible
 // behaviour, readable as documentation. Scripts see the built gosu and probe
-// in PATH, the fixture accounts in $ACCOUNTS, and two commands:
+// in PATH, the fixture accounts in $ACCOUNTS, and these commands:
 //
 //	status CODE CMD [ARG...]    run CMD and check its exit status
 //	accounts CODE CMD [ARG...]  the same, with the fixture accounts mounted
 //	                            over /etc/passwd and /etc/group (needs root)
+//	image CODE CMD [ARG...]     the same, in an image: this machine's / as
+//	                            the lower layer of an overlay whose upper
+//	                            layer is $WORK/image, so the script's
+//	                            image/etc/passwd (group, shadow) is /etc's,
+//	                            and what gosu writes lands there (needs root)
 //
 // The condition [root] tells whether the test runs as root, [landlock]
 // whether the kernel has Landlock ABI 7 (landlock.MaxABI) or later.
@@ -70,8 +75,24 @@ func TestScripts(t *testing.T) {
 				checkStatus(ts, neg, append([]string{args[0]}, withAccounts(args[1:]...)...))
 			},
 			"setinterp": setInterp,
+			"image":     inImage,
 		},
 	})
+}
+
+// inImage runs a command in an overlay of / (see TestScripts), entered with
+// chroot in a private mount namespace, with /proc and /dev.
+func inImage(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: image CODE CMD [ARG...]")
+	}
+	upper, work, root := ts.MkAbs("image"), ts.MkAbs(".image-work"), ts.MkAbs(".image-root")
+	for _, d := range []string{upper, work, root} {
+		ts.Check(os.MkdirAll(d, 0o755))
+	}
+	setup := `mount -t overlay overlay -o lowerdir=/,upperdir="$1",workdir="$2" "$3" && mount -t proc proc "$3/proc" && ` +
+		`mount --bind /dev "$3/dev" && r=$3 && shift 3 && exec chroot "$r" "$@"`
+	checkStatus(ts, neg, append([]string{args[0], "unshare", "-m", "--propagation", "private", "sh", "-c", setup, "sh", upper, work, root}, args[1:]...))
 }
 
 // setInterp copies a dynamically linked program (SRC) to DST with its ELF

@@ -146,7 +146,7 @@ var optionTable = []option{
 		}},
 	{name: "add-user", value: "NAME", optional: true, help: "If the uid has no passwd entry, add one (NAME, or user<UID>), a group\nif the gid has none, and a home, with locked, atomic writes.",
 		set: func(o *options, v string) error { o.AddUser, o.AddUserName = true, v; return nil }},
-	{name: "remap-user", value: "NAME", help: "Give NAME's passwd entry the uid and gid of USER-SPEC (UID:GID or\n/PATH), keeping its name, home, shell and groups (usermod -u,\ngroupmod -g), re-own its home from the old ids, and run as NAME.",
+	{name: "remap-user", value: "NAME", help: "Give NAME's passwd entry the uid and gid of USER-SPEC (UID:GID or\n/PATH), keeping its name, home, shell and groups (usermod -u,\ngroupmod -g); re-own its home, and --chown paths, from its old ids;\nrun as NAME. Root, ids 0 and another entry's uid are refused.",
 		set: func(o *options, v string) error {
 			if v == "" {
 				return errors.New("empty user name")

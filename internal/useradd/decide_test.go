@@ -38,6 +38,7 @@ const (
 		"toor:x:0:0::/root:/bin/sh\n" +
 		"shared:x:912:50::/:/bin/sh\n"
 	lsGroup = "root:x:0:\n" +
+		"daemon:x:1:\n" +
 		"staff:x:50:\n" +
 		"users:x:100:abc\n" +
 		"abc:x:911:\n" +
