@@ -149,7 +149,10 @@ func (p *Plan) resolveRemap(r Request, userSpec string) (Chown, error) {
 	case rp.OldUID == uid && rp.OldGID == gid:
 	case home == "/":
 		p.Notes = append(p.Notes, "--remap-user: the home of "+name+" is /, which is not re-owned")
-	case unix.Lstat(home, &st) == nil:
+	case unix.Lstat(home, &st) != nil: // no home: nothing to re-own
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		p.Notes = append(p.Notes, "--remap-user: the home of "+name+", "+errs.Quote(home)+", is a symbolic link, which is not followed: give --chown=PATH for what it points to")
+	default:
 		p.Chown = append(p.Chown, Chown{Path: home, FromUID: old.FromUID, FromGID: old.FromGID})
 	}
 	return old, nil

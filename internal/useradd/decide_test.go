@@ -77,6 +77,13 @@ func TestDecideRemap(t *testing.T) {
 		{"CRLF: the line ending stays", strings.ReplaceAll(lsPasswd, "\n", "\r\n"), lsGroup, Remap{Name: "abc", UID: 1001, GID: 100},
 			summary{Name: "abc", Group: "users", Home: "/config", Shell: "/bin/false",
 				Passwd: "abc:x:911:911::/config:/bin/false => abc:x:1001:100::/config:/bin/false"}, "", nil},
+		{"ids at 2^31 and 2^32-2", lsPasswd, lsGroup, Remap{Name: "abc", UID: 2147483648, GID: 4294967294},
+			summary{Name: "abc", Group: "abc", Home: "/config", Shell: "/bin/false",
+				Passwd: "abc:x:911:911::/config:/bin/false => abc:x:2147483648:4294967294::/config:/bin/false",
+				GroupLine: "abc:x:911: => abc:x:4294967294:"}, "", nil},
+		{"a NUL makes another name", strings.Replace(lsPasswd, "abc:", "abc\x00:", 1) + "abc:x:913:913::/c:/bin/sh\n", lsGroup,
+			Remap{Name: "abc", UID: 1001, GID: 100}, summary{Name: "abc", Group: "users", Home: "/c", Shell: "/bin/sh",
+				Passwd: "abc:x:913:913::/c:/bin/sh => abc:x:1001:100::/c:/bin/sh"}, "", nil},
 		{"with the override, a uid another entry has", lsPasswd, lsGroup, Remap{Name: "abc", UID: 1000, GID: 1000, AllowDuplicateUID: true},
 			summary{Name: "abc", Group: "ubuntu", Home: "/config", Shell: "/bin/false",
 				Passwd: "abc:x:911:911::/config:/bin/false => abc:x:1000:1000::/config:/bin/false"}, "", nil},
@@ -203,4 +210,29 @@ func FuzzDecide(f *testing.F) {
 			t.Fatalf("decided again: %+v; first %+v", summarize(q), summarize(p))
 		}
 	})
+}
+
+// TestDecideAddMalformed walks --add-user over the malformed data of
+// docs/accounts.md: every line that has the name blocks it, a 2 MiB line
+// stops the decision, and CRLF and NUL are data.
+func TestDecideAddMalformed(t *testing.T) {
+	for _, tc := range []struct {
+		passwd, err string
+		kind        error
+	}{
+		{"app:x:1:1::/:/bin/sh\r\nuser7:x:8:8::/:/bin/sh\r\n", `cannot add uid 7 as "user7": /etc/passwd:2 gives that name to uid 8; choose another name`, ErrConflict},
+		{"user7\n", `cannot add uid 7 as "user7": /etc/passwd:1 has that name but is malformed (1 field instead of 7); choose another name`, ErrConflict},
+		{"user7:x::0::/root:/bin/sh\n", `cannot add uid 7 as "user7": /etc/passwd:1 has that name but is malformed (uid "" is not a decimal number in 0-4294967294); choose another name`, ErrConflict},
+		{"x:x:1:1:" + strings.Repeat("g", 2<<20) + ":/:/bin/sh\n", `/etc/passwd:1: line longer than 1048576 bytes`, account.ErrLineTooLong},
+		{"user7\x00:x:0:0::/:/bin/sh\n#user7:x:0:0::/:/bin/sh\n", "", nil},
+	} {
+		var p Plan
+		err := decideAdd(mem(tc.passwd, "g:x:7:\n", ""), &Request{UID: 7, GID: 7, Home: "/"}, 1, &p)
+		if tc.err == "" && (err != nil || p.Changes.Passwd == nil || p.Changes.Passwd.Line != "user7:*:7:7::/:/bin/sh") {
+			t.Errorf("%.40q: %+v, %v", tc.passwd, summarize(&p), err)
+		}
+		if tc.err != "" && (err == nil || err.Error() != tc.err || !errors.Is(err, tc.kind)) {
+			t.Errorf("%.40q: %v\nwant %s", tc.passwd, err, tc.err)
+		}
+	}
 }

@@ -33,6 +33,8 @@ import (
 	"errors"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"gosu/internal/account"
 	"gosu/internal/errs"
 )
@@ -144,6 +146,10 @@ func (f *Files) check(p *Plan) (*Plan, error) {
 	}
 	if err == nil {
 		err = c.writable(p)
+	}
+	var st unix.Stat_t
+	if err == nil && !p.Nothing() && unix.Lstat(f.Lock, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		err = f.lockLink()
 	}
 	if err == nil && p.add != nil {
 		err = p.checkHome(false)

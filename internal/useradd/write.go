@@ -301,7 +301,7 @@ func (f *Files) lockFile() (replacing bool, unlock func(), err error) {
 	fd, err := unix.Open(f.Lock, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0o600)
 	switch {
 	case err == unix.ELOOP:
-		return false, nil, errs.Wrap("cannot lock "+f.Lock, errs.Explain("it is a symbolic link, which is never followed", ErrUnsafe))
+		return false, nil, f.lockLink()
 	case err != nil:
 		return false, func() {}, nil // in place only, as above
 	}
@@ -311,6 +311,12 @@ func (f *Files) lockFile() (replacing bool, unlock func(), err error) {
 		return false, nil, errs.Wrap("cannot lock "+f.Lock, err)
 	}
 	return err == nil, func() { unix.Close(fd) }, nil // other errors (ENOLCK): in place only
+}
+
+// lockLink refuses a lock file that is a symbolic link: Check, before
+// anything is done, and Apply.
+func (f *Files) lockLink() error {
+	return errs.Wrap("cannot lock "+f.Lock, errs.Explain("it is a symbolic link, which is never followed", ErrUnsafe))
 }
 
 // lock takes a write lock of fd, lckpwdf's kind (ofd) or flock(2), trying
