@@ -79,7 +79,7 @@ func TestDecideRemap(t *testing.T) {
 				Passwd: "abc:x:911:911::/config:/bin/false => abc:x:1001:100::/config:/bin/false"}, "", nil},
 		{"ids at 2^31 and 2^32-2", lsPasswd, lsGroup, Remap{Name: "abc", UID: 2147483648, GID: 4294967294},
 			summary{Name: "abc", Group: "abc", Home: "/config", Shell: "/bin/false",
-				Passwd: "abc:x:911:911::/config:/bin/false => abc:x:2147483648:4294967294::/config:/bin/false",
+				Passwd:    "abc:x:911:911::/config:/bin/false => abc:x:2147483648:4294967294::/config:/bin/false",
 				GroupLine: "abc:x:911: => abc:x:4294967294:"}, "", nil},
 		{"a NUL makes another name", strings.Replace(lsPasswd, "abc:", "abc\x00:", 1) + "abc:x:913:913::/c:/bin/sh\n", lsGroup,
 			Remap{Name: "abc", UID: 1001, GID: 100}, summary{Name: "abc", Group: "users", Home: "/c", Shell: "/bin/sh",

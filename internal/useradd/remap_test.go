@@ -305,4 +305,3 @@ func TestRemapReadOnlyEtc(t *testing.T) {
 	}
 	unchanged(t, before)
 }
-
