@@ -90,39 +90,44 @@ func (f file) close() {
 	}
 }
 
-// notFound is the error of a lookup by name that found no well-formed
-// entry: the read error that stopped it, or a NotFoundError that says why
-// the name may have been expected.
-func (f file) notFound(missing error, bad *Malformed) error {
-	if err := f.Err(); err != nil {
-		return err
+// byName finds the first well-formed line of f called name and fills
+// fields (passwdFields or groupFields of them) from it. Without one, the
+// error is the read error that stopped it, or a NotFoundError with missing
+// that names the first malformed line with the name, if any, and why the
+// file may have read as empty.
+func (f file) byName(name string, fields [][]byte, missing error) ([2]uint32, error) {
+	var bad *Malformed
+	for f.Scan() {
+		if string(FirstField(f.Line())) != name {
+			continue
+		}
+		ids, err := parse(f.Line(), fields)
+		if err == nil {
+			return ids, nil
+		}
+		if bad == nil {
+			bad = &Malformed{Path: f.path, Line: f.N(), Why: err}
+		}
 	}
-	return &NotFoundError{Err: missing, Malformed: bad, Unreadable: f.unreadable}
+	if err := f.Err(); err != nil {
+		return [2]uint32{}, err
+	}
+	return [2]uint32{}, &NotFoundError{Err: missing, Malformed: bad, Unreadable: f.unreadable}
 }
 
-// UserByName returns the first well-formed passwd entry called name. When
-// there is none, the error names the first malformed line that has the
-// name, if any.
+// UserByName returns the first well-formed passwd entry called name.
 func (db DB) UserByName(name string) (User, error) {
 	f, err := openFile(db.Passwd)
 	if err != nil {
 		return User{}, err
 	}
 	defer f.close()
-	var bad *Malformed
-	for f.Scan() {
-		if string(FirstField(f.Line())) != name {
-			continue
-		}
-		u, err := ParseUser(f.Line())
-		if err == nil {
-			return u, nil
-		}
-		if bad == nil {
-			bad = &Malformed{Path: db.Passwd, Line: f.N(), Why: err}
-		}
+	var fields [passwdFields][]byte
+	ids, err := f.byName(name, fields[:], ErrNoPasswdEntries)
+	if err != nil {
+		return User{}, err
 	}
-	return User{}, f.notFound(ErrNoPasswdEntries, bad)
+	return userOf(&fields, ids), nil
 }
 
 // UserByID returns the first well-formed passwd entry with this uid, and
@@ -150,21 +155,12 @@ func (db DB) GroupByName(name string) (Group, error) {
 		return Group{}, err
 	}
 	defer f.close()
-	var bad *Malformed
 	var fields [groupFields][]byte
-	for f.Scan() {
-		if string(FirstField(f.Line())) != name {
-			continue
-		}
-		ids, err := parse(f.Line(), fields[:])
-		if err == nil {
-			return Group{Name: name, GID: ids[0]}, nil
-		}
-		if bad == nil {
-			bad = &Malformed{Path: db.Group, Line: f.N(), Why: err}
-		}
+	ids, err := f.byName(name, fields[:], ErrNoGroupEntries)
+	if err != nil {
+		return Group{}, err
 	}
-	return Group{}, f.notFound(ErrNoGroupEntries, bad)
+	return Group{Name: name, GID: ids[0]}, nil
 }
 
 // GroupsOf returns the gids of every well-formed group entry that lists user
