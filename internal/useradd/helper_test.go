@@ -157,8 +157,6 @@ func runJob(t testing.TB, j job) outcome {
 	return out
 }
 
-func ci() bool { return testenv.CI() }
-
 func need(t testing.TB, ok bool, reason string) {
 	t.Helper()
 	testenv.Need(t, ok, reason)

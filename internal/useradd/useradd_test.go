@@ -190,13 +190,12 @@ func TestConflicts(t *testing.T) {
 		// The lock file is not an account file: Apply may create it (as
 		// lckpwdf does) before it finds the conflict again under the lock.
 		before := snap(t, f.Passwd, f.Group, f.Shadow, f.gshadow)
-		p, err := f.Check(tc.r)
-		if err == nil || err.Error() != tc.want || !errors.Is(err, ErrConflict) {
+		if _, err := f.Check(tc.r); err == nil || err.Error() != tc.want || !errors.Is(err, ErrConflict) {
 			t.Errorf("Check(%+v) = %v\nwant %s", tc.r, err, tc.want)
 		}
 		// Apply decides again: a plan made before the conflict was there
 		// fails the same way.
-		p = &Plan{add: &tc.r, Changes: Changes{Passwd: &Change{}}}
+		p := &Plan{add: &tc.r, Changes: Changes{Passwd: &Change{}}}
 		if err := f.Apply(p); err == nil || err.Error() != tc.want {
 			t.Errorf("Apply(%+v) = %v\nwant %s", p, err, tc.want)
 		}
