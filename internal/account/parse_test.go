@@ -244,6 +244,9 @@ func FuzzWithIDs(f *testing.F) {
 			if err != nil || err2 != nil || v != u || strings.Count(string(out), ":") != 6 {
 				t.Fatalf("WithUserIDs(%q, %d, %d) = %q (%v, %v): %+v, want %+v", line, uid, gid, out, err, err2, v, u)
 			}
+			if u2, g2, err := UserIDs(out); err != nil || u2 != uid || g2 != gid {
+				t.Fatalf("UserIDs(%q) = %d, %d, %v", out, u2, g2, err)
+			}
 			f := strings.Split(line, ":")
 			g := strings.Split(string(out), ":")
 			if f[0] != g[0] || f[1] != g[1] || f[4] != g[4] || f[5] != g[5] || f[6] != g[6] {
