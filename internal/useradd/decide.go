@@ -129,11 +129,11 @@ func addGroup(p *Plan, a *accountFile, gid uint32, names ...string) error {
 //   - Else a line NAME:x:UID:GID::HOME:SHELL, unless a line already has the
 //     name (another uid's, or malformed): a conflict.
 //   - The gid has a well-formed group: it is used as it is. Else a group is
-//     added: for a new entry, named r.Group, else the entry's name, and a
-//     conflict when that is taken; for an existing entry (node's uid 1000
+//     added: for a new entry, named r.Group, else the new user's name, and
+//     a conflict when that is taken; for an existing entry (node's uid 1000
 //     with GROUP_ID=1001), named r.Group or r.Name when given and free, else
 //     group<GID>, never the entry's own name, which is usually its primary
-//     group's already.
+//     group's already (issue 12.8).
 //   - Shadow, when usable, gets a locked line for a new entry, unless it has
 //     one for the name: a locked one (from a start stopped before the passwd
 //     line) is reused, one with a usable or empty password is a conflict:
