@@ -225,10 +225,14 @@ func TestRemapWithUsermod(t *testing.T) {
 	toolPath(t, "usermod", "passwd")
 	for i := range 15 {
 		f := lsFixture(t)
+		// usermod -u re-owns its user's home: one that does not exist.
+		f.write(t, f.Passwd, strings.Replace(lsPasswd, "shared:x:912:50::/:", "shared:x:912:50::/nonexistent:", 1), 0o644)
 		f.write(t, f.gshadow, "root:*::\ndaemon:*::\nstaff:*::\nusers:*::abc\nabc:!::\nubuntu:!::\n", 0o640)
 		f.write(t, f.Shadow, "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\nubuntu:!:19000:0:99999:7:::\n"+
 			"abc:!:19000:0:99999:7:::\ntoor:*:19000:0:99999:7:::\nshared:*:19000:0:99999:7:::\n", 0o640)
-		theirs := inEtc(t, f, "usermod -u "+strconv.Itoa(3000+i)+" ubuntu && useradd -M -d / -U late"+strconv.Itoa(i))
+		// usermod refuses a user some process runs as: shared's 912 is no
+		// one's here (ubuntu's 1000 may be another test's).
+		theirs := inEtc(t, f, "usermod -u "+strconv.Itoa(3000+i)+" shared && useradd -M -d / -U late"+strconv.Itoa(i))
 		ours := helperCmd(t, job{Files: f.Files, UID: -1, Remap: &Remap{Name: "abc", UID: uint32(2000 + i), GID: uint32(2000 + i)}})
 		var tout, oout bytes.Buffer
 		theirs.Stdout, theirs.Stderr, ours.Stdout, ours.Stderr = &tout, &tout, &oout, &oout
@@ -246,7 +250,7 @@ func TestRemapWithUsermod(t *testing.T) {
 		}
 		db := account.DB{Passwd: f.Passwd, Group: f.Group}
 		n := strconv.Itoa(i)
-		for name, uid := range map[string]int{"abc": 2000 + i, "ubuntu": 3000 + i} {
+		for name, uid := range map[string]int{"abc": 2000 + i, "shared": 3000 + i} {
 			if u, err := db.UserByName(name); err != nil || int(u.UID) != uid {
 				t.Fatalf("round %d: %s = %+v, %v\n%s", i, name, u, err, read(t, f.Passwd))
 			}
