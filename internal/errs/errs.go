@@ -10,8 +10,8 @@ import "strconv"
 // Wrap returns an error that reads "msg: err" and unwraps to err.
 //
 // Wrap and Explain are called, not inlined: inlined, each call site had
-// its own copy of the allocation, about 120 bytes; 4.0 KB of the release
-// binary in all (measured with and without, go1.27.3).
+// its own copy of the allocation, about 120 bytes; 12 KB of the release
+// binary in all (measured with and without, go1.27.3, 2026-12-03).
 //
 //go:noinline
 func Wrap(msg string, err error) error { return &wrapped{msg, err} }
