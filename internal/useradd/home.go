@@ -56,7 +56,9 @@ func (p *Plan) checkHome(make bool) error {
 // descriptors there; then it is moved into place in one
 // renameat2(RENAME_NOREPLACE): it appears complete or not at all, and never
 // replaces what someone made meanwhile. A gosu killed in between leaves at
-// most an empty staging directory named .gosu-home-*.
+// most a staging directory named .gosu-home-*, gosu's, mode 0700. One that
+// is moved away and removed under gosu (mkdir in it: ENOENT) is refused as
+// replaced.
 func makeHome(home string, uid, gid uint32) error {
 	for tries := 0; ; tries++ {
 		dfd, missing, err := nearest(home)
@@ -125,7 +127,10 @@ func build(dfd int, path string, uid, gid uint32) error {
 	fd, made := sfd, 0 // made: the length of path made so far
 	for rest := path; err == nil && made < len(path); {
 		name, more, _ := strings.Cut(rest, "/")
-		if err = unix.Mkdirat(fd, name, 0o700); err != nil {
+		if err = unix.Mkdirat(fd, name, 0o700); err == unix.ENOENT {
+			err = moved // the staging directory was moved away and removed
+		}
+		if err != nil {
 			break
 		}
 		made += len(name) + 1
