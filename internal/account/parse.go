@@ -125,11 +125,26 @@ func GroupID(line []byte) (uint32, error) {
 // of its own, every other byte as it was (usermod -u -g).
 func WithUserIDs(line []byte, uid, gid uint32) ([]byte, error) {
 	var f [passwdFields][]byte
-	if _, err := parse(line, f[:]); err != nil {
+	return withIDs(line, f[:], uid, gid)
+}
+
+// WithGroupID returns a well-formed group line with gid in place of its
+// own, every other byte as it was (groupmod -g).
+func WithGroupID(line []byte, gid uint32) ([]byte, error) {
+	var f [groupFields][]byte
+	return withIDs(line, f[:], gid)
+}
+
+// withIDs checks line as a passwd or group line (by len(f)) and puts ids
+// in its id fields, which start at the third.
+func withIDs(line []byte, f [][]byte, ids ...uint32) ([]byte, error) {
+	if _, err := parse(line, f); err != nil {
 		return nil, err
 	}
-	f[2], f[3] = strconv.AppendUint(nil, uint64(uid), 10), strconv.AppendUint(nil, uint64(gid), 10)
-	return join(f[:]), nil
+	for i, id := range ids {
+		f[2+i] = strconv.AppendUint(nil, uint64(id), 10)
+	}
+	return join(f), nil
 }
 
 // join puts fields back together with ':'.
@@ -142,17 +157,6 @@ func join(f [][]byte) []byte {
 		b = append(b, field...)
 	}
 	return b
-}
-
-// WithGroupID returns a well-formed group line with gid in place of its
-// own, every other byte as it was (groupmod -g).
-func WithGroupID(line []byte, gid uint32) ([]byte, error) {
-	var f [groupFields][]byte
-	if _, err := parse(line, f[:]); err != nil {
-		return nil, err
-	}
-	f[2] = strconv.AppendUint(nil, uint64(gid), 10)
-	return join(f[:]), nil
 }
 
 // hasMember reports whether name is one of the comma-separated members,

@@ -147,11 +147,9 @@ func (p *Plan) resolveRemap(r Request, userSpec string) (Chown, error) {
 	var st unix.Stat_t
 	switch {
 	case rp.OldUID == uid && rp.OldGID == gid:
-	case home == "/":
-		p.Notes = append(p.Notes, "--remap-user: the home of "+name+" is /, which is not re-owned")
 	case unix.Lstat(home, &st) != nil: // no home: nothing to re-own
-	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
-		p.Notes = append(p.Notes, "--remap-user: the home of "+name+", "+errs.Quote(home)+", is a symbolic link, which is not followed: give --chown=PATH for what it points to")
+	case home == "/" || st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		p.Notes = append(p.Notes, "--remap-user: the home of "+name+", "+errs.Quote(home)+", is / or a symbolic link, which is not re-owned: give --chown=PATH for what should be")
 	default:
 		p.Chown = append(p.Chown, Chown{Path: home, FromUID: old.FromUID, FromGID: old.FromGID})
 	}
@@ -162,26 +160,20 @@ func (p *Plan) resolveRemap(r Request, userSpec string) (Chown, error) {
 // when the spec is a uid that has no entry and no group (issue 12.10): its
 // gid is then the caller's, 0 as root (docker's rule).
 func rootGroupNote(r Request, id spec.Identity, caller spec.Caller) string {
-	if caller.UID != 0 || id.UID == 0 || id.Name != "" || id.ExplicitGroup || id.GID != 0 || r.RemapUser != "" {
+	what := "--add-user and --chown give"
+	switch {
+	case caller.UID != 0 || id.UID == 0 || id.Name != "" || id.ExplicitGroup || id.GID != 0 || r.RemapUser != "":
 		return ""
-	}
-	var what []string
-	if r.AddUser {
-		what = append(what, "--add-user")
-	}
-	if len(r.Chown) > 0 {
-		what = append(what, "--chown")
-	}
-	if what == nil {
+	case !r.AddUser && len(r.Chown) == 0:
 		return ""
-	}
-	verb := " gives"
-	if len(what) > 1 {
-		verb = " give"
+	case !r.AddUser:
+		what = "--chown gives"
+	case len(r.Chown) == 0:
+		what = "--add-user gives"
 	}
 	uid := strconv.FormatUint(uint64(id.UID), 10)
 	return "uid " + uid + " has no passwd entry and no group was given, so the group is 0 (root), as in docker: " +
-		strings.Join(what, " and ") + verb + " files to group root; give UID:GID (for example " + uid + ":" + uid + ") to choose the group"
+		what + " files to group root; give UID:GID (for example " + uid + ":" + uid + ") to choose the group"
 }
 
 // runSteps carries out the entrypoint steps, in order: the new account

@@ -37,22 +37,16 @@ func taken(what string, id uint32, name, path string, n int, other uint32, malfo
 // userByID returns the first well-formed passwd entry with uid. Without
 // one, the first line called name, if any, is a conflict for adding name.
 func userByID(a *accountFile, uid uint32, name string) (*account.User, error) {
-	s := a.scan()
-	var clash error
-	for s.Scan() {
-		id, _, err := account.UserIDs(s.Line())
-		if err == nil && id == uid {
-			u, _ := account.ParseUser(s.Line())
-			return &u, nil
-		}
-		if clash == nil && string(account.FirstField(s.Line())) == name {
-			clash = taken("uid ", uid, name, a.path, s.N(), id, err)
-		}
+	if line, n := entryWith(a, false, uid, ""); n != 0 {
+		u, _ := account.ParseUser(line)
+		return &u, nil
 	}
-	if err := s.Err(); err != nil {
+	line, n, _, _, err := named(a, name)
+	if n == 0 || err != nil {
 		return nil, err
 	}
-	return nil, clash
+	id, _, err := account.UserIDs(line)
+	return nil, taken("uid ", uid, name, a.path, n, id, err)
 }
 
 // groupByID returns the name of the first well-formed group with gid.
@@ -82,19 +76,19 @@ func named(a *accountFile, name string) (line []byte, n, off, second int, err er
 	return line, n, off, 0, s.Err()
 }
 
-// entryWith returns the name and line number of the first well-formed
-// passwd entry, not called but, whose uid (gid false) or gid is id.
-func entryWith(a *accountFile, gid bool, id uint32, but string) (string, int) {
+// entryWith returns the first well-formed passwd entry, not called but,
+// whose uid (gid false) or gid is id, and its line number (0: none).
+func entryWith(a *accountFile, gid bool, id uint32, but string) ([]byte, int) {
 	for s := a.scan(); s.Scan(); {
 		uid, g, err := account.UserIDs(s.Line())
 		if gid {
 			uid = g
 		}
-		if name := account.FirstField(s.Line()); err == nil && uid == id && string(name) != but {
-			return string(name), s.N()
+		if err == nil && uid == id && (but == "" || string(account.FirstField(s.Line())) != but) {
+			return bytes.Clone(s.Line()), s.N()
 		}
 	}
-	return "", 0
+	return nil, 0
 }
 
 // freeGroupName returns nil when no group line, well-formed or not, is
@@ -108,11 +102,14 @@ func freeGroupName(a *accountFile, name string, gid uint32) error {
 	return err
 }
 
-// addGroup plans a group line for gid under the first of names that no
-// group has.
+// addGroup plans a group line for gid under the first of names ("" is
+// none) that no group has.
 func addGroup(p *Plan, a *accountFile, gid uint32, names ...string) error {
 	var err error
 	for _, name := range names {
+		if name == "" {
+			continue
+		}
 		if err = freeGroupName(a, name, gid); err == nil {
 			p.Group = name
 			p.Changes.Group = &Change{Line: name + ":x:" + strconv.FormatUint(uint64(gid), 10) + ":"}
@@ -148,10 +145,7 @@ func decideAdd(c *contents, r *Request, day int64, p *Plan) error {
 		}
 	}
 	uid, gid := strconv.FormatUint(uint64(r.UID), 10), strconv.FormatUint(uint64(r.GID), 10)
-	*p = Plan{Name: r.Name, Home: r.Home, Shell: r.Shell, UID: r.UID, GID: r.GID, OldUID: r.UID, OldGID: r.GID, add: r}
-	if p.Name == "" {
-		p.Name = "user" + uid
-	}
+	p.Name, p.Home, p.Shell, p.UID, p.GID, p.OldUID, p.OldGID = cond(r.Name, "user"+uid), r.Home, r.Shell, r.UID, r.GID, r.UID, r.GID
 	entry, err := userByID(&c.passwd, r.UID, p.Name)
 	if err != nil {
 		return err
@@ -174,10 +168,8 @@ func decideAdd(c *contents, r *Request, day int64, p *Plan) error {
 		p.Group = name
 	case !p.Found:
 		err = addGroup(p, &c.group, r.GID, cond(r.Group, p.Name))
-	case r.Group != "" || r.Name != "":
-		err = addGroup(p, &c.group, r.GID, cond(r.Group, r.Name), "group"+gid)
 	default:
-		err = addGroup(p, &c.group, r.GID, "group"+gid)
+		err = addGroup(p, &c.group, r.GID, cond(r.Group, r.Name), "group"+gid)
 	}
 	if err != nil || p.Found {
 		return err
@@ -235,7 +227,7 @@ func cond(s, otherwise string) string {
 // added, called NAME or, when that is taken, group<GID>. Shadow is keyed by
 // name, which does not change, so it is never written.
 func decideRemap(c *contents, r *Remap, p *Plan) error {
-	*p = Plan{Name: r.Name, UID: r.UID, GID: r.GID, remap: r}
+	p.Name, p.UID, p.GID = r.Name, r.UID, r.GID
 	if err := validIDs(r.UID, r.GID); err != nil {
 		return err
 	}
@@ -250,25 +242,27 @@ func decideRemap(c *contents, r *Remap, p *Plan) error {
 	}
 	entry, err := account.ParseUser(line)
 	switch {
-	case n == 0:
-		return errs.Explain("no user "+name+" in "+path, ErrNoUser)
-	case err != nil:
-		return errs.Explain("no user "+name+" in "+path+" ("+path+":"+strconv.Itoa(n)+" has that name but is malformed: "+err.Error()+")", ErrNoUser)
+	case n == 0 || err != nil:
+		why := ""
+		if n != 0 {
+			why = " (" + path + ":" + strconv.Itoa(n) + " has that name but is malformed: " + err.Error() + ")"
+		}
+		return errs.Explain("no user "+name+" in "+path+why, ErrNoUser)
 	case entry.UID == 0:
 		return errs.Explain(name+" has uid 0: root's ids are never changed", ErrInvalid)
 	case r.UID == 0 || r.GID == 0:
 		return errs.Explain("uid and gid 0 are root's: give "+name+" the ids COMMAND should run as", ErrInvalid)
 	}
 	p.Home, p.Shell, p.OldUID, p.OldGID = entry.Home, entry.Shell, entry.UID, entry.GID
-	if other, at := entryWith(&c.passwd, false, r.UID, r.Name); other != "" && entry.UID != r.UID {
+	if other, at := entryWith(&c.passwd, false, r.UID, r.Name); at != 0 && entry.UID != r.UID {
+		p.Shares = string(account.FirstField(other))
 		if !r.AllowDuplicateUID {
-			return errs.Explain("uid "+strconv.FormatUint(uint64(r.UID), 10)+" belongs to "+errs.Quote(other)+" ("+path+":"+strconv.Itoa(at)+")", ErrUIDTaken)
+			return errs.Explain("uid "+strconv.FormatUint(uint64(r.UID), 10)+" belongs to "+errs.Quote(p.Shares)+" ("+path+":"+strconv.Itoa(at)+")", ErrUIDTaken)
 		}
-		p.Shares = other
 	}
 	if entry.UID != r.UID || entry.GID != r.GID {
 		b, _ := account.WithUserIDs(line, r.UID, r.GID)
-		p.Changes.Passwd = &Change{Line: string(b), Old: string(line), off: off}
+		p.Changes.Passwd = replacing(line, b, off)
 	}
 	group, found, err := groupByID(&c.group, r.GID)
 	if err != nil || found || entry.GID == r.GID { // the gid has a group, or none is asked for
@@ -280,9 +274,9 @@ func decideRemap(c *contents, r *Remap, p *Plan) error {
 	// another entry's primary group, which must keep its gid.
 	line, n, off, _, err = named(&c.group, r.Name)
 	if gid, err2 := account.GroupID(line); err == nil && n != 0 && err2 == nil {
-		if other, _ := entryWith(&c.passwd, true, gid, r.Name); other == "" {
+		if _, at := entryWith(&c.passwd, true, gid, r.Name); at == 0 {
 			b, _ := account.WithGroupID(line, r.GID)
-			p.Group, p.Changes.Group = r.Name, &Change{Line: string(b), Old: string(line), off: off}
+			p.Group, p.Changes.Group = r.Name, replacing(line, b, off)
 			return nil
 		}
 	}
@@ -290,4 +284,9 @@ func decideRemap(c *contents, r *Remap, p *Plan) error {
 		return err
 	}
 	return addGroup(p, &c.group, r.GID, r.Name, "group"+strconv.FormatUint(uint64(r.GID), 10))
+}
+
+// replacing is the change of line old, at off, to line.
+func replacing(old, line []byte, off int) *Change {
+	return &Change{Line: string(line), Old: string(old), off: off}
 }

@@ -157,7 +157,8 @@ func (f *Files) check(p *Plan) (*Plan, error) {
 	return p, err
 }
 
-// decide makes p's decision, from its request, on what c holds.
+// decide makes p's decision, from its request, on what c holds; p is
+// fresh, with only its request set.
 func (p *Plan) decide(c *contents) error {
 	if p.add != nil {
 		return decideAdd(c, p.add, today(), p)

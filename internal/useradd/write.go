@@ -1,7 +1,6 @@
 package useradd
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -248,9 +247,6 @@ func (a *accountFile) writable(replace bool) error {
 func (f *Files) Apply(p *Plan) error {
 	if p.Nothing() {
 		return nil
-	}
-	if p.add == nil && p.remap == nil {
-		return errors.New("useradd: a plan not made by Check or CheckRemap")
 	}
 	replacing, unlock, err := f.lockFile()
 	if err != nil {
