@@ -118,13 +118,7 @@ func (p *Plan) resolveRemap(r Request, userSpec string) (Chown, error) {
 		return Chown{}, errors.New("--remap-user=" + r.RemapUser + " needs ids as USER-SPEC: UID:GID (\"$PUID:$PGID\") or /PATH")
 	}
 	rp, err := useradd.System.CheckRemap(useradd.Remap{Name: r.RemapUser, UID: uid, GID: gid, AllowDuplicateUID: r.AllowDupUID})
-	switch {
-	case errors.Is(err, useradd.ErrNoUser):
-		return Chown{}, errs.Wrap("--remap-user", errs.Explain(err.Error()+"; --add-user="+r.RemapUser+" adds a user of that name", err))
-	case errors.Is(err, useradd.ErrUIDTaken):
-		return Chown{}, errs.Wrap("--remap-user", errs.Explain(err.Error()+"; --allow-duplicate-uid gives it to "+name+
-			" too, as usermod -o does, or remove that user from the image", err))
-	case err != nil:
+	if err != nil {
 		return Chown{}, errs.Wrap("--remap-user", err)
 	}
 	if rp.Shares != "" {

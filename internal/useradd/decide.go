@@ -247,7 +247,7 @@ func decideRemap(c *contents, r *Remap, p *Plan) error {
 		if n != 0 {
 			why = " (" + path + ":" + strconv.Itoa(n) + " has that name but is malformed: " + err.Error() + ")"
 		}
-		return errs.Explain("no user "+name+" in "+path+why, ErrNoUser)
+		return errs.Explain("no user "+name+" in "+path+why+"; --add-user="+r.Name+" adds a user of that name", ErrNoUser)
 	case entry.UID == 0:
 		return errs.Explain(name+" has uid 0: root's ids are never changed", ErrInvalid)
 	case r.UID == 0 || r.GID == 0:
@@ -257,7 +257,8 @@ func decideRemap(c *contents, r *Remap, p *Plan) error {
 	if other, at := entryWith(&c.passwd, false, r.UID, r.Name); at != 0 && entry.UID != r.UID {
 		p.Shares = string(account.FirstField(other))
 		if !r.AllowDuplicateUID {
-			return errs.Explain("uid "+strconv.FormatUint(uint64(r.UID), 10)+" belongs to "+errs.Quote(p.Shares)+" ("+path+":"+strconv.Itoa(at)+")", ErrUIDTaken)
+			return errs.Explain("uid "+strconv.FormatUint(uint64(r.UID), 10)+" belongs to "+errs.Quote(p.Shares)+" ("+path+":"+strconv.Itoa(at)+
+				"); --allow-duplicate-uid gives it to "+name+" too, as usermod -o does, or remove that user from the image", ErrUIDTaken)
 		}
 	}
 	if entry.UID != r.UID || entry.GID != r.GID {

@@ -89,9 +89,9 @@ func TestDecideRemap(t *testing.T) {
 				Passwd: "abc:x:911:911::/config:/bin/false => abc:x:1000:1000::/config:/bin/false"}, "", nil},
 
 		{"missing", lsPasswd, lsGroup, Remap{Name: "docker", UID: 1001, GID: 1001}, summary{},
-			`no user "docker" in /etc/passwd`, ErrNoUser},
+			`no user "docker" in /etc/passwd; --add-user=docker adds a user of that name`, ErrNoUser},
 		{"only on a malformed line", lsPasswd + "docker:x:oops:1::/:/bin/sh\n", lsGroup, Remap{Name: "docker", UID: 1001, GID: 1001}, summary{},
-			`no user "docker" in /etc/passwd (/etc/passwd:7 has that name but is malformed: uid "oops" is not a decimal number in 0-4294967294)`, ErrNoUser},
+			`no user "docker" in /etc/passwd (/etc/passwd:7 has that name but is malformed: uid "oops" is not a decimal number in 0-4294967294); --add-user=docker adds a user of that name`, ErrNoUser},
 		{"two lines with the name", lsPasswd + "abc:x:0:0::/:/bin/sh\n", lsGroup, Remap{Name: "abc", UID: 1001, GID: 1001}, summary{},
 			`/etc/passwd:4 and line 7 both have the name "abc": remove one, so that every reader agrees which is "abc"`, ErrConflict},
 		{"a malformed second line with the name", lsPasswd + "abc\n", lsGroup, Remap{Name: "abc", UID: 1001, GID: 1001}, summary{},
@@ -107,7 +107,7 @@ func TestDecideRemap(t *testing.T) {
 		{"(uid_t)-1", lsPasswd, lsGroup, Remap{Name: "abc", UID: 4294967295, GID: 1001}, summary{},
 			`invalid id 4294967295: uids and gids must be in range 0-4294967294`, ErrInvalid},
 		{"a uid another entry has (ubuntu's 1000)", lsPasswd, lsGroup, Remap{Name: "abc", UID: 1000, GID: 1000}, summary{},
-			`uid 1000 belongs to "ubuntu" (/etc/passwd:3)`, ErrUIDTaken},
+			`uid 1000 belongs to "ubuntu" (/etc/passwd:3); --allow-duplicate-uid gives it to "abc" too, as usermod -o does, or remove that user from the image`, ErrUIDTaken},
 		{"a 2 MiB line", lsPasswd + strings.Repeat("x", 2<<20) + "\n", lsGroup, Remap{Name: "abc", UID: 1001, GID: 1001}, summary{},
 			`/etc/passwd:7: line longer than 1048576 bytes`, account.ErrLineTooLong},
 	} {
