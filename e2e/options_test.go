@@ -134,7 +134,7 @@ func TestCloseFDs(t *testing.T) {
 		t.Errorf("--close-fds: fd 3 still readable: %q", got)
 	}
 	r := gosu(t, "--close-fds", "--keep-fds=9", "app", "true")
-	if want := "error: --close-fds: fd 9 to keep is not open\n"; r.code != 1 || r.stderr != want {
+	if want := "error: failed switching to 'app': --keep-fds: fd 9 to keep is not open\n"; r.code != 1 || r.stderr != want {
 		t.Errorf("--keep-fds=9: exit %d, stderr %q, want %q", r.code, r.stderr, want)
 	}
 }
