@@ -22,8 +22,8 @@ import (
 // nothing the test builds or runs meets the machine's own images and
 // containers (or another test's), and removing the directory removes it all.
 type podman struct {
-	bin    string
-	global []string
+	bin, store string
+	global     []string
 }
 
 // runFlags make podman 4.3 run containers here: runc (crun refuses this
@@ -39,6 +39,7 @@ func newPodman(t *testing.T) *podman {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.store = store
 	p.global = []string{"--root", store + "/root", "--runroot", store + "/run", "--tmpdir", store + "/tmp",
 		"--storage-driver", "overlay", "--events-backend", "none"}
 	t.Cleanup(func() {
@@ -131,7 +132,7 @@ func TestImage(t *testing.T) {
 	if v := cfg[0].Config.Labels["org.opencontainers.image.version"]; v != version {
 		t.Errorf("gosu image version label %q, want %q", v, version)
 	}
-	want := version + " (" + runtime.Version() + " on linux/" + runtime.GOARCH + "; gc)\n"
+	want := version + " (" + releaseToolchain(t) + " on linux/" + runtime.GOARCH + "; gc)\n"
 	if out := p.run(t, append(append([]string{"run", "--rm"}, runFlags...), gosuImage, "--version")...); out != want {
 		t.Errorf("podman run gosu-image --version: %q, want %q", out, want)
 	}
@@ -242,6 +243,136 @@ func TestImage(t *testing.T) {
 		t.Errorf("podman stop took %v, exit code %s; without init mode want the %ds grace and 137", took, code, grace)
 	}
 	t.Logf("TestImage took %v in all", time.Since(start).Round(time.Millisecond))
+}
+
+// env is the environment that makes podman, run by a script, use this
+// store and podman's settings here: the private store of the podman flags
+// above, as storage.conf and containers.conf.
+func (p *podman) env(t *testing.T) []string {
+	t.Helper()
+	storage := p.store + "/storage.conf"
+	conf := p.store + "/containers.conf"
+	writeFiles(t, p.store, map[string]string{
+		"storage.conf":    "[storage]\ndriver = \"overlay\"\ngraphroot = \"" + p.store + "/root\"\nrunroot = \"" + p.store + "/run\"\n",
+		"containers.conf": "[engine]\nevents_logger = \"none\"\ntmp_dir = \"" + p.store + "/tmp\"\n",
+	})
+	return append(os.Environ(), "CONTAINERS_STORAGE_CONF="+storage, "CONTAINERS_CONF="+conf, "TMPDIR="+p.store)
+}
+
+// TestImageReproducible builds the multi-architecture image of the full
+// release twice with scripts/image.sh, each time in a new private store, and
+// requires the same image IDs and the same manifest list; each image says
+// its architecture (and variant) as the manifest list does, and the amd64
+// one runs.
+func TestImageReproducible(t *testing.T) {
+	dir := release(t)
+	repo := repoRoot(t)
+	dependOnFiles(t, repo, "scripts/image.sh", "Dockerfile")
+	version := strings.TrimPrefix(moduleVersion(t, dir+"/gosu-amd64"), "v")
+	tag := "localhost/gosu-image-e2e-" + strconv.Itoa(os.Getpid()) + ":" + version
+	var ids [2]string
+	var lists [2]string
+	var first *podman
+	for i := range ids {
+		p := newPodman(t)
+		cmd := exec.Command("bash", repo+"/scripts/image.sh", dir, tag)
+		cmd.Env = p.env(t)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		start := time.Now()
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("scripts/image.sh: %v\n%s", err, stderr.String())
+		}
+		t.Logf("scripts/image.sh (run %d) took %v:\n%s", i+1, time.Since(start).Round(time.Millisecond), out)
+		ids[i], lists[i] = string(out), p.run(t, "manifest", "inspect", tag)
+		if i == 0 {
+			first = p
+		}
+	}
+	if ids[0] != ids[1] {
+		t.Errorf("two builds from the same release gave different images:\n%s\n%s", ids[0], ids[1])
+	}
+	if lists[0] != lists[1] {
+		t.Errorf("two builds from the same release gave different manifest lists:\n%s\n%s", lists[0], lists[1])
+	}
+	lines := strings.Split(strings.TrimSuffix(ids[0], "\n"), "\n")
+	if len(lines) != len(assets) || !strings.HasPrefix(lines[len(lines)-1], "amd64 ") {
+		t.Errorf("scripts/image.sh printed %q, want one line per asset, amd64 last", lines)
+	}
+
+	// Every image's platform, and the manifest list's entry for it.
+	var list struct {
+		Manifests []struct {
+			Digest   string
+			Platform struct{ Architecture, OS, Variant string }
+		}
+	}
+	if err := json.Unmarshal([]byte(lists[0]), &list); err != nil {
+		t.Fatal(err)
+	}
+	inList := map[string]string{}
+	for _, m := range list.Manifests {
+		inList[m.Platform.OS+"/"+m.Platform.Architecture+"/"+m.Platform.Variant] = m.Digest
+	}
+	for _, a := range assets {
+		variant := ""
+		if a.goarm != "" {
+			variant = "v" + a.goarm
+		} else if a.goarch == "arm64" {
+			variant = "v8"
+		}
+		var img []struct{ Id, Digest string }
+		if err := json.Unmarshal([]byte(first.run(t, "image", "inspect", tag+"-"+a.name)), &img); err != nil || len(img) != 1 {
+			t.Fatalf("podman image inspect %s-%s: %v", tag, a.name, err)
+		}
+		// The config itself: podman 4.3's inspect shows no variant.
+		cfg := imageConfig(t, first, tag+"-"+a.name)
+		if cfg.OS != "linux" || cfg.Architecture != a.goarch || cfg.Variant != variant {
+			t.Errorf("image %s-%s is %s/%s/%s, want linux/%s/%s", tag, a.name, cfg.OS, cfg.Architecture, cfg.Variant, a.goarch, variant)
+		}
+		if d := inList["linux/"+a.goarch+"/"+variant]; d == "" || d != img[0].Digest {
+			t.Errorf("the manifest list has %q for linux/%s/%s, the image's digest is %s", d, a.goarch, variant, img[0].Digest)
+		}
+		if !strings.Contains(ids[0], a.name+" "+img[0].Id+"\n") {
+			t.Errorf("scripts/image.sh did not print %s %s", a.name, img[0].Id)
+		}
+		if l := cfg.Config.Labels; l["org.opencontainers.image.version"] != version || l["org.opencontainers.image.revision"] != headCommit(t, repo) {
+			t.Errorf("image %s-%s labels %v", tag, a.name, l)
+		}
+	}
+	if len(list.Manifests) != len(assets) {
+		t.Errorf("the manifest list has %d entries, want %d", len(list.Manifests), len(assets))
+	}
+	checkImageFiles(t, first, tag+"-s390x", dir+"/gosu-s390x")
+	want := version + " (" + releaseToolchain(t) + " on linux/amd64; gc)\n"
+	if runtime.GOARCH == "amd64" {
+		if out := first.run(t, append(append([]string{"run", "--rm"}, runFlags...), tag+"-amd64", "--version")...); out != want {
+			t.Errorf("podman run %s-amd64 --version: %q, want %q", tag, out, want)
+		}
+	}
+}
+
+// imageConfig is an image's configuration, from the image as podman saves it.
+type imageConfigJSON struct {
+	OS, Architecture, Variant string
+	Config                    struct{ Labels map[string]string }
+}
+
+func imageConfig(t *testing.T, p *podman, image string) imageConfigJSON {
+	t.Helper()
+	archive := t.TempDir() + "/image.tar"
+	p.run(t, "save", "--format", "docker-archive", "-o", archive, image)
+	files := readTar(t, archive)
+	var manifest []struct{ Config string }
+	var cfg imageConfigJSON
+	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil || len(manifest) != 1 {
+		t.Fatalf("%s: manifest.json: %v", image, err)
+	}
+	if err := json.Unmarshal(files[manifest[0].Config], &cfg); err != nil {
+		t.Fatalf("%s: %s: %v", image, manifest[0].Config, err)
+	}
+	return cfg
 }
 
 // checkImageFiles saves the image and requires exactly one layer holding
