@@ -3,6 +3,7 @@ package e2e
 import (
 	"go/version"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -37,8 +38,9 @@ func TestVulncheck(t *testing.T) {
 	}
 	clean("source (" + repo + ", ./...)")
 	clean("-mode=binary " + dir + "/gosu-amd64")
-	if !strings.Contains(report, "; govulncheck@v1.1.4; "+releaseToolchain(t)+"\n") {
-		t.Errorf("the scan did not use govulncheck v1.1.4 with the release toolchain %s", releaseToolchain(t))
+	pinned := regexp.MustCompile(`(?m)^GOVULNCHECK=golang.org/x/vuln/cmd/(govulncheck@v[0-9.]+)$`).FindStringSubmatch(string(readFile(t, repo+"/scripts/tools.sh")))
+	if pinned == nil || !strings.Contains(report, "; "+pinned[1]+"; "+releaseToolchain(t)+"\n") {
+		t.Errorf("the scan did not use the pinned govulncheck (scripts/tools.sh: %q) with the release toolchain %s", pinned, releaseToolchain(t))
 	}
 	if !control {
 		t.Logf("no control: this machine's %s has no known vulnerability in the pinned database", runtime.Version())

@@ -11,7 +11,7 @@ CYCLONEDX_GOMOD=github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
 # The vulnerability scanner, and the Go vulnerability database as a module:
 # its data/osv, indexed by its own cmd/indexdb, is what govulncheck reads
 # offline. Refresh: docs/release.md.
-GOVULNCHECK=golang.org/x/vuln/cmd/govulncheck@v1.1.4
+GOVULNCHECK=golang.org/x/vuln/cmd/govulncheck@v1.9.0
 VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018
 INDEXDB=golang.org/x/vulndb/cmd/indexdb@$VULNDB_VERSION
 
