@@ -17,14 +17,16 @@ import (
 // change) the kernel cannot run a foreign binary, and they fail with "exec
 // format error" before they test anything. The Landlock ones need the
 // kernel's Landlock, which qemu-user does not pass through (ENOSYS: "function
-// not implemented").
+// not implemented"). A new unit test that starts its own binary belongs here
+// too: under qemu it fails with "exec format error".
 var qemuSkips = map[string][]string{
 	"./internal/account":   {"TestUnreadable"},                                  // reads as nobody in a helper
 	"./internal/ownership": {"TestMountsNotEntered", "TestUnreadableDirectory"}, // helpers in a mount namespace, under setpriv
 	"./internal/supervise": {"TestExitStatus", "TestSuccessCodes", "TestStartFailure", "TestForwardSignals", // the parent starts the test binary
 		"TestReapOrphans", "TestLeftoversGetTERM", "TestLeftoversGetKILL", "TestParentLockedDown"},
 	"./internal/useradd": {"TestConcurrentProcesses", "TestKilledMidway", "TestReadOnlyEtc", "TestOpenShift", // writers in helpers
-		"TestNotRoot", "TestBindMountedPasswd", "TestShadow", "TestShadowToolsInterop"},
+		"TestNotRoot", "TestBindMountedPasswd", "TestShadow", "TestShadowToolsInterop",
+		"TestRemapBindMounted", "TestRemapKilledMidway", "TestRemapWithUsermod", "TestRemapReadOnlyEtc"},
 	"./internal/landlock": {"TestOpen", "TestCheck", "TestRestrict", "TestOlderABIs"}, // Landlock: ENOSYS under qemu-user
 }
 
