@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"gosu/internal/drop"
 	"gosu/internal/environ"
@@ -151,7 +152,9 @@ func TestShellWords(t *testing.T) {
 	}
 	// Words without control characters stay in single quotes, which every
 	// POSIX shell reads.
-	plainWords := slices.DeleteFunc(slices.Clone(words), func(w string) bool { return strings.ContainsAny(w, "\n\t\x1b\x7f\xff") })
+	plainWords := slices.DeleteFunc(slices.Clone(words), func(w string) bool {
+		return strings.ContainsAny(w, "\n\t\x1b\x7f") || !utf8.ValidString(w)
+	})
 	plain := strings.Join(shellWords(plainWords), " ")
 	out, err = exec.Command("sh", "-c", `for w in `+plain+`; do printf '%s\0' "$w"; done`).Output()
 	if err != nil {
