@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -209,5 +211,80 @@ func mkdirAll(t *testing.T, p string) {
 	t.Helper()
 	if err := os.MkdirAll(p, 0o755); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestProcLinksNotFollowed: a user starts a setuid-root program (a copy of
+// sleep stands for su waiting for a password) in a directory of another
+// user's. /proc/PID and its links are then root's, in directories only
+// root can write, and /proc/PID/cwd leads to that directory:
+// --follow-root-symlinks followed it, so --chown=/proc/PID/cwd gave the
+// directory to the user and the /PATH spec ran as its owner. No link in
+// /proc is followed now.
+func TestProcLinksNotFollowed(t *testing.T) {
+	needRoot(t)
+	setpriv := needTool(t, "setpriv", "util-linux")
+	sleep := needTool(t, "sleep", "coreutils")
+	dir := publicDir(t)
+	victim := dir + "/victim"
+	mkdirAll(t, victim+"/sub")
+	if err := os.WriteFile(victim+"/sub/f", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{victim, victim + "/sub", victim + "/sub/f"} {
+		if err := os.Chown(p, 999, 999); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prog, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	suid := dir + "/suid-sleep"
+	if err := os.WriteFile(suid, prog, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Chmod(suid, 0o4755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(setpriv, "--reuid=2000", "--regid=2000", "--clear-groups", suid, "60")
+	cmd.Dir = victim
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	pid := strconv.Itoa(cmd.Process.Pid)
+	// Wait until the program runs, setuid root: /proc/PID is then root's.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var st unix.Stat_t
+		exe, _ := os.Readlink("/proc/" + pid + "/exe")
+		if exe == suid && unix.Stat("/proc/"+pid, &st) == nil && st.Uid == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Skip("the setuid copy of sleep did not run as root (nosuid mount?): " + exe)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	q := strconv.Quote
+	link := "/proc/" + pid + "/cwd"
+	msg := q(link) + " is a symbolic link in /proc (to " + q(victim) + "), which is not followed: its owner there is a process's, and a process chooses where it leads (its working directory, its root, the files it opened): give the path it leads to\n"
+	r := gosu(t, "--follow-root-symlinks", link, bin+"/probe")
+	if want := "error: failed switching to '" + link + "': owner of " + q(link) + ": " + msg; r.code != 1 || r.stderr != want || r.stdout != "" {
+		t.Errorf("/PATH: exit %d, stdout %q, stderr %q, want 1, %q", r.code, r.stdout, r.stderr, want)
+	}
+	r = run(t, nil, bin+"/gosu", "--follow-root-symlinks", "--chown="+link, "2000:2000", "true")
+	if want := "error: --chown: chown " + q(link) + ": cannot open: " + msg; r.code != 1 || r.stderr != want {
+		t.Errorf("--chown: exit %d, stderr %q, want 1, %q", r.code, r.stderr, want)
+	}
+	for _, p := range []string{victim, victim + "/sub", victim + "/sub/f"} {
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil || st.Uid != 999 || st.Gid != 999 {
+			t.Errorf("%s: %d:%d (%v), want 999:999", p, st.Uid, st.Gid, err)
+		}
 	}
 }

@@ -47,8 +47,8 @@ const maxLinks = 40
 // one else (a POSIX ACL's mask shows in the group bits, so no ACL grants it
 // either), such as /var/run -> /run. No user can create, rename or replace
 // an entry there. Such a link is read as text and its target walked in the
-// same way, a /proc magic link included: the kernel never jumps through
-// one. A relative name follows no link.
+// same way: the kernel never jumps through one. A link on a proc file
+// system is never followed (see onProc). A relative name follows no link.
 func Open(name string, followRoot bool) (int, error) {
 	return open("/", name, followRoot)
 }
@@ -121,13 +121,17 @@ func walk(root, p string, followRoot bool) (fd int, next string, err error) {
 			continue
 		case unix.S_IFLNK:
 			at := p[:len(p)-len(rest)] + comp
-			trusted := rootOnly && st.Uid == 0
+			proc := onProc(fd)
+			trusted := rootOnly && st.Uid == 0 && !proc
 			target, err := readlink(fd)
 			unix.Close(fd)
 			unix.Close(cur)
 			switch {
 			case err != nil:
 				return -1, "", errs.Wrap("reading the symbolic link "+errs.Quote(at), err)
+			case proc:
+				return -1, "", errs.Explain(errs.Quote(at)+" is a symbolic link in /proc (to "+errs.Quote(target)+
+					"), which is not followed: its owner there is a process's, and a process chooses where it leads (its working directory, its root, the files it opened): give the path it leads to", unix.ELOOP)
 			case !trusted:
 				return -1, "", errs.Explain(errs.Quote(at)+" is a symbolic link (to "+errs.Quote(target)+
 					") that a user other than root could have made or replaced, which is not followed: give the path without it", unix.ELOOP)
@@ -149,6 +153,17 @@ func walk(root, p string, followRoot bool) (fd int, next string, err error) {
 		return fd, "", nil
 	}
 	return cur, "", nil
+}
+
+// onProc reports whether the link open at fd (O_PATH) is on a proc file
+// system, or cannot tell. There the owner of /proc/PID and of its links is
+// the process's effective uid (root for a setuid-root program a user
+// started), not who made them, and the text of a magic link (cwd, root,
+// exe, fd/N) is whatever that process chose: a user could point
+// /proc/PID/cwd of such a program at /etc by starting it there.
+func onProc(fd int) bool {
+	var fs unix.Statfs_t
+	return unix.Fstatfs(fd, &fs) != nil || fs.Type == unix.PROC_SUPER_MAGIC
 }
 
 // onlyRoot reports whether only root can add, remove or rename entries of

@@ -3,6 +3,8 @@ package resolve
 import (
 	"errors"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -309,5 +311,50 @@ func TestDeepPath(t *testing.T) {
 	got, err := opens(t, root, name, false)
 	if err != nil || got != st.Ino {
 		t.Errorf("2,100 components: inode %d, %v; want %d", got, err, st.Ino)
+	}
+}
+
+// A link in /proc is never followed, even with followRoot: /proc/PID and
+// its links belong to the process's effective uid (root for a setuid-root
+// program a user started, such as su waiting for a password), and a magic
+// link's text is what that process chose. A user who started one in
+// /etc made /proc/PID/cwd a root-owned link, in root-owned directories
+// nobody can write, that led to /etc: --follow-root-symlinks
+// --chown=/proc/PID/cwd gave /etc away (e2e TestProcLinksNotFollowed does
+// it with a setuid copy of sleep). Here a child of the test, started in a
+// directory of its choosing, stands for that program.
+func TestProcLinksRefused(t *testing.T) {
+	dir := t.TempDir()
+	noLeaks(t, dir)
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep: " + err.Error())
+	}
+	cmd := exec.Command(sleep, "60")
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	pid := strconv.Itoa(cmd.Process.Pid)
+	for _, c := range []struct{ name, link, target string }{
+		{"/proc/" + pid + "/cwd", "/proc/" + pid + "/cwd", dir},
+		{"/proc/" + pid + "/cwd/", "/proc/" + pid + "/cwd", dir},
+		{"/proc/" + pid + "/root/etc", "/proc/" + pid + "/root", "/"},
+		{"/proc/self/cwd", "/proc/self", strconv.Itoa(os.Getpid())},
+	} {
+		for _, follow := range []bool{false, true} {
+			fd, err := Open(c.name, follow)
+			if err == nil {
+				unix.Close(fd)
+			}
+			want := quote(c.link) + " is a symbolic link in /proc (to " + quote(c.target) + "), which is not followed: "
+			if !errors.Is(err, unix.ELOOP) || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("%q (follow %v): %v, want ELOOP and a message that starts with %q", c.name, follow, err, want)
+			}
+		}
 	}
 }
