@@ -224,6 +224,22 @@ func TestRootLinks(t *testing.T) {
 			t.Errorf("%q with followRoot: %v, want a refusal", name, err)
 		}
 	}
+	// A link root made that leads into a user's directory: its target is
+	// walked with the same checks, so the user's link there is refused,
+	// and so is a link root made below it (the user could have swapped
+	// it); a plain directory there is reached.
+	symlink(t, "/home/u/d/run/app", root+"/var/touser")
+	symlink(t, "/home/u/d", root+"/var/touserdir")
+	symlink(t, "/run", root+"/home/u/d/rootrun")
+	for _, name := range []string{"/var/touser", "/var/touserdir/run/app", "/var/touserdir/rootrun/app"} {
+		_, err := opens(t, root, name, true)
+		if !errors.Is(err, unix.ELOOP) || !strings.Contains(err.Error(), "a user other than root could have made") {
+			t.Errorf("%q with followRoot: %v, want a refusal", name, err)
+		}
+	}
+	if got, err := opens(t, root, "/var/touserdir", true); err != nil || got != ino(t, root+"/home/u/d") {
+		t.Errorf("/var/touserdir with followRoot: inode %d, %v; want /home/u/d's", got, err)
+	}
 	// A relative name never follows one.
 	t.Chdir(root + "/var")
 	if _, err := opens(t, root, "run/app", true); !errors.Is(err, unix.ELOOP) {
