@@ -8,8 +8,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -332,3 +334,95 @@ func TestReopenMovedDirectory(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A directory moved out of the tree while the walk holds it (timed by
+// inotify: right after the walk opens it) into a directory outside, which
+// anyone can write and which holds root's files, then given a hard link to
+// a file outside and a symbolic link to another: the walk goes on in the
+// moved directory (its descriptor is what it walks), so what is in it may
+// still be changed, but it never goes up to the directory it was moved
+// into, the hard link's file and the link's target stay root's.
+func TestDirectoryMovedOut(t *testing.T) {
+	needRoot(t)
+	dir := scratch(t)
+	vol, out := dir+"/vol", dir+"/out"
+	mkdir(t, out+"/pub", 0o777)
+	write(t, out+"/pub/rootfile", 0o600)
+	write(t, out+"/secret", 0o600)
+	write(t, out+"/shared", 0o666)
+	mkdir(t, vol+"/m", 0o777)
+	for i := range 2000 {
+		write(t, vol+"/m/f"+strconv.Itoa(i), 0o644)
+	}
+	in, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.InotifyAddWatch(in, vol, unix.IN_OPEN|unix.IN_ONLYDIR); err != nil {
+		t.Fatal(err)
+	}
+	var moves atomic.Int64
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := unix.Read(in, buf)
+			if err != nil || n <= 0 || stop.Load() {
+				return
+			}
+			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[0]))
+			if ev.Mask&unix.IN_ISDIR == 0 || ev.Len == 0 || !strings.HasPrefix(string(buf[unix.SizeofInotifyEvent:n]), "m\x00") {
+				continue
+			}
+			if os.Rename(vol+"/m", out+"/pub/m") == nil {
+				moves.Add(1)
+				os.Link(out+"/shared", out+"/pub/m/hl")
+				os.Symlink(out+"/secret", out+"/pub/m/sl")
+				os.WriteFile(out+"/pub/m/late", nil, 0o644)
+			}
+		}
+	}()
+	outside := func() (bad []string) {
+		for _, p := range []string{out, out + "/pub", out + "/pub/rootfile", out + "/secret", out + "/shared"} {
+			if owner(t, p) != rootOwner {
+				bad = append(bad, p+" "+owner(t, p))
+			}
+		}
+		return bad
+	}
+	late := 0
+	for i := range 20 {
+		s, err := Fix(vol, New(newUID, newGID))
+		if err != nil {
+			t.Errorf("walk %d: %v", i, err)
+		}
+		if bad := outside(); len(bad) > 0 {
+			t.Fatalf("walk %d changed %q (%s %q)", i, bad, s.Summary(), s.Skipped)
+		}
+		if st, err := os.Lstat(out + "/pub/m/late"); err == nil && st.Sys().(*syscall.Stat_t).Uid == newUID {
+			late++
+		}
+		// Back as it was.
+		os.Remove(out + "/pub/m/hl")
+		os.Remove(out + "/pub/m/sl")
+		os.Remove(out + "/pub/m/late")
+		os.Rename(out+"/pub/m", vol+"/m")
+		if _, err := Fix(vol, New(0, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	// Wake the reader: an open in the watched directory.
+	mkdir(t, vol+"/wake", 0o755)
+	if fd, err := unix.Open(vol+"/wake", unix.O_RDONLY|unix.O_DIRECTORY, 0); err == nil {
+		unix.Close(fd)
+	}
+	<-done
+	unix.Close(in)
+	t.Logf("20 walks, %d moves during them, %d walks changed a file made in the moved directory after the move", moves.Load(), late)
+	if moves.Load() == 0 {
+		t.Error("the directory was never moved during a walk")
+	}
+}
