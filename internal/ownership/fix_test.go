@@ -205,7 +205,8 @@ func ctimes(t *testing.T, root string) map[string]unix.StatxTimestamp {
 	return m
 }
 
-// Narrow mode, as fixuid and chown --from: uid and gid matched apart.
+// Narrow mode, as fixuid: uid and gid matched apart (chown --from differs:
+// an entry must match both, and then both change).
 func TestNarrow(t *testing.T) {
 	needRoot(t)
 	ids := [][2]int{{1000, 1000}, {1000, 2000}, {2000, 1000}, {2000, 2000}}
