@@ -288,3 +288,42 @@ func TestProcLinksNotFollowed(t *testing.T) {
 		}
 	}
 }
+
+// TestChownDotDotOutOfMovedDirectory: an entrypoint started in
+// /base/mnt/vol/a/app (the volume /base/mnt/vol is the user's) gives
+// --chown=../.. to mean the volume. The user moves the working directory to
+// /base/mnt/vol/app, so "../.." is /base/mnt, the directory the volume is
+// mounted in: gosu gave it, and everything in it on its file system, to the
+// user. A ".." out of a directory a user could have moved is refused now.
+// (All on tmpfs mounts, in a private mount namespace.)
+func TestChownDotDotOutOfMovedDirectory(t *testing.T) {
+	needRoot(t)
+	unshare := needTool(t, "unshare", "util-linux")
+	setpriv := needTool(t, "setpriv", "util-linux")
+	base := publicDir(t)
+	script := `B=$1; G=$2; S=$3
+mount -t tmpfs -o mode=0755 none $B
+mkdir -p $B/mnt/vol; touch $B/mnt/rootfile
+mount -t tmpfs -o mode=0755 none $B/mnt/vol
+mkdir -p $B/mnt/vol/a/app; chown -R 2000:2000 $B/mnt/vol
+cd $B/mnt/vol/a/app
+$S --reuid=2000 --regid=2000 --clear-groups mv $B/mnt/vol/a/app $B/mnt/vol/app
+$G --chown=../.. 2000:2000 true; echo "rc=$?"
+echo "owners=$(stat -c %u:%g $B/mnt $B/mnt/rootfile | tr '\n' ' ')"
+cd $B/mnt/vol/app && $G --chown=.. 2000:2000 true 2>/dev/null; echo "one.rc=$?"
+cd / && $G --chown=$B/mnt/vol 2000:2000 true; echo "absolute.rc=$?"`
+	r := run(t, nil, unshare, "-m", "--propagation", "private", "sh", "-c", script, "sh", base, bin+"/gosu", setpriv)
+	want := map[string]string{"rc": "1", "owners": "0:0 0:0 ", "one.rc": "1", "absolute.rc": "0"}
+	for k, v := range want {
+		if r.probe[k] != v {
+			t.Errorf("%s = %q, want %q", k, r.probe[k], v)
+		}
+	}
+	msg := `error: --chown: chown "../..": cannot open: ".." climbs out of ".", which a user other than root could have moved (neither it nor the directory above it is root's alone), and so chosen where it leads: give the path from /` + "\n"
+	if r.stderr != msg {
+		t.Errorf("stderr %q, want %q", r.stderr, msg)
+	}
+	if t.Failed() {
+		t.Logf("exit %d, stdout %q", r.code, r.stdout)
+	}
+}

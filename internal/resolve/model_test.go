@@ -14,7 +14,8 @@ import (
 // model is what Open must decide, written the simple way: the name cleaned,
 // then walked with lstat by path, a link followed only when it and the
 // directories above it are root's alone. It returns the inode reached or
-// the error class (ENOENT, ENOTDIR, ELOOP). root stands for "/".
+// the error class (ENOENT, ENOTDIR, ELOOP, EPERM for a ".." out of a
+// directory a user could have moved). root stands for "/".
 func model(root, name string, follow bool) (uint64, error) {
 	if name == "" {
 		return 0, unix.ENOENT
@@ -46,6 +47,10 @@ func model(root, name string, follow bool) (uint64, error) {
 			last := i == len(comps)-1
 			switch st.Mode & unix.S_IFMT {
 			case unix.S_IFDIR:
+				var here unix.Stat_t
+				if c == ".." && !onlyRoot(&st) && (unix.Lstat(dir, &here) != nil || !onlyRoot(&here)) {
+					return 0, unix.EPERM
+				}
 				rootOnly = rootOnly && onlyRoot(&st)
 				dir, at = dir+"/"+c, path.Join(at, c)
 				if at == "" {
@@ -199,7 +204,7 @@ func TestAgainstModel(t *testing.T) {
 
 // class is the errno an error wraps, for comparing decisions.
 func class(err error) string {
-	for _, e := range []error{unix.ENOENT, unix.ENOTDIR, unix.ELOOP} {
+	for _, e := range []error{unix.ENOENT, unix.ENOTDIR, unix.ELOOP, unix.EPERM} {
 		if errors.Is(err, e) {
 			return e.Error()
 		}

@@ -35,10 +35,11 @@ const maxLinks = 40
 // never a symbolic link.
 //
 // name is cleaned first, by name (path.Clean: "//", "." and "dir/.." go; a
-// trailing "/" still asks for a directory), so
-// that a ".." can never climb out of where a link led; what is left of ".."
-// leads a relative name, which starts at the working directory. Mount
-// points on the way are crossed: only root can mount.
+// trailing "/" still asks for a directory), so that a ".." can never climb
+// out of where a link led; what is left of ".." leads a relative name,
+// which starts at the working directory, and climbs only out of a
+// directory that no user can have moved (see curOnlyRoot). Mount points on
+// the way are crossed: only root can mount.
 //
 // A symbolic link in any component, the last included, is an error that
 // names it (wrapping ELOOP), unless followRoot is given and the link is one
@@ -115,6 +116,16 @@ func walk(root, p string, followRoot bool) (fd int, next string, err error) {
 		}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFDIR:
+			if comp == ".." && !onlyRoot(&st) && !curOnlyRoot(cur) {
+				unix.Close(fd)
+				unix.Close(cur)
+				from := strings.TrimSuffix(p[:len(p)-len(rest)], "/")
+				if from == "" {
+					from = "."
+				}
+				return -1, "", errs.Explain(errs.Quote(p[:len(p)-len(rest)]+comp)+" climbs out of "+errs.Quote(from)+
+					", which a user other than root could have moved (neither it nor the directory above it is root's alone), and so chosen where it leads: give the path from /", unix.EPERM)
+			}
 			unix.Close(cur)
 			cur, rootOnly = fd, rootOnly && onlyRoot(&st)
 			rest = tail
@@ -164,6 +175,20 @@ func walk(root, p string, followRoot bool) (fd int, next string, err error) {
 func onProc(fd int) bool {
 	var fs unix.Statfs_t
 	return unix.Fstatfs(fd, &fs) != nil || fs.Type == unix.PROC_SUPER_MAGIC
+}
+
+// curOnlyRoot reports whether only root can change the directory open at
+// fd. A ".." (what cleaning leaves of it leads a relative name) climbs out
+// of a directory that may have been moved since the name was given: the
+// working directory of a program started in a volume, moved by the
+// volume's owner to just below the volume's mount point, makes "../.."
+// the directory that mount point is in. Moving a directory to another
+// parent needs write permission on it and on both parents, so a
+// directory that only root can change, or one found in a directory that
+// only root can change, is where root left it.
+func curOnlyRoot(fd int) bool {
+	var st unix.Stat_t
+	return stat(fd, &st) == nil && onlyRoot(&st)
 }
 
 // onlyRoot reports whether only root can add, remove or rename entries of

@@ -123,11 +123,71 @@ func TestCleanAndErrors(t *testing.T) {
 		}
 	}
 	// A relative name starts at the working directory, and may climb from
-	// it.
+	// it where only root could have moved it (the tree is root's when the
+	// test runs as root; otherwise TestDotDot's refusal).
 	t.Chdir(root + "/a/b")
 	for name, want := range map[string]string{".": "/a/b", "..": "/a", "../f": "/a/f", "../../a/b": "/a/b"} {
-		if got, err := opens(t, root, name, false); err != nil || got != ino(t, root+want) {
+		got, err := opens(t, root, name, false)
+		switch {
+		case os.Geteuid() != 0 && name != ".":
+			if !errors.Is(err, unix.EPERM) {
+				t.Errorf("relative %q, not as root: %v, want EPERM", name, err)
+			}
+		case err != nil || got != ino(t, root+want):
 			t.Errorf("relative %q: inode %d, %v; want %s's", name, got, err, want)
+		}
+	}
+}
+
+// A ".." climbs only out of a directory that no user can have moved: one
+// only root can change, or one in a directory only root can change. A
+// program started in /vol/a/app (the volume /vol is a user's), where
+// "../.." meant /vol, was moved by the user to /vol/app: "../.." was then
+// the directory the volume is mounted in, and --chown=../.. gave it away
+// (e2e TestChownDotDotOutOfMovedDirectory).
+func TestDotDot(t *testing.T) {
+	testenv.NeedRoot(t, "the directories must be owned by root and by a user")
+	root := tree(t)
+	noLeaks(t, root)
+	mkdir(t, root+"/vol/a/app", 0o755)
+	mkdir(t, root+"/vol/b", 0o755)
+	mkdir(t, root+"/vol/a/rb", 0o755)
+	mkdir(t, root+"/home/u", 0o755)
+	mkdir(t, root+"/open/r", 0o755)
+	if err := os.Chmod(root+"/open", 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/vol", "/vol/a", "/vol/a/app", "/home/u"} {
+		lchown(t, root+p, 2000)
+	}
+	for _, c := range []struct{ cwd, name, want, from string }{
+		{"/vol/a/app", "..", "", "."},
+		{"/vol/a/app", "../../b", "", "."},
+		{"/vol/a/app", ".", "/vol/a/app", ""},
+		{"/vol/a/app/", "../", "", "."},
+		{"/vol/b", "..", "/vol", ""},   // root's own directory
+		{"/home/u", "..", "/home", ""}, // a user's, in a directory only root can change
+		{"/open/r", "..", "/open", ""}, // root's own, in a directory anyone can change
+		{"/home/u", "../../vol/b", "/vol/b", ""},
+		{"/vol/a/rb", "..", "/vol/a", ""},
+		{"/vol/a/rb", "../..", "", ".."}, // out of the user's /vol/a, into their /vol
+		{"/vol/b", "../..", "/", ""},     // out of the user's /vol, into /
+		{"/open/r", "../..", "/", ""},
+	} {
+		t.Chdir(root + c.cwd)
+		got, err := opens(t, root, c.name, true)
+		if c.want != "" {
+			if err != nil || got != ino(t, root+c.want) {
+				t.Errorf("%q from %s: inode %d, %v; want %s's", c.name, c.cwd, got, err, c.want)
+			}
+			continue
+		}
+		want := `".." climbs out of ` + quote(c.from) + ", which a user other than root could have moved"
+		if c.from == ".." {
+			want = `"../.." climbs out of ".."` + ", which a user other than root could have moved"
+		}
+		if !errors.Is(err, unix.EPERM) || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q from %s: %v, want EPERM and a message that starts with %q", c.name, c.cwd, err, want)
 		}
 	}
 }
