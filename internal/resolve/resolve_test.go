@@ -402,10 +402,7 @@ func TestDeepPath(t *testing.T) {
 func TestProcLinksRefused(t *testing.T) {
 	dir := t.TempDir()
 	noLeaks(t, dir)
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("no sleep: " + err.Error())
-	}
+	sleep := testenv.NeedTool(t, "sleep", "coreutils")
 	cmd := exec.Command(sleep, "60")
 	cmd.Dir = dir
 	if err := cmd.Start(); err != nil {
