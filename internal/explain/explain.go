@@ -46,7 +46,7 @@ func Text(p *plan.Plan) string {
 	line("user:", "uid "+strconv.FormatUint(uint64(t.UID), 10)+" ("+name+")")
 	line("group:", "gid "+strconv.FormatUint(uint64(t.GID), 10))
 	if p.OwnerOf != "" {
-		line("owner of:", shq(p.OwnerOf)+": the user and group are its owner's; "+resolvedText(p.FollowRootSymlinks))
+		line("owner of:", shq(p.OwnerOf)+": the user and group are its owner's; "+resolvedText(p.OwnerOf, p.FollowRootSymlinks))
 	}
 	groups := list(uints(t.Groups), " ", "none")
 	if p.GroupsKept {
@@ -113,7 +113,7 @@ func Text(p *plan.Plan) string {
 		if c.RootDir {
 			root = "; may be the root directory"
 		}
-		line("", resolvedText(p.FollowRootSymlinks)+root)
+		line("", resolvedText(c.Path, p.FollowRootSymlinks)+root)
 		line("", "below it: no symbolic link followed, no mount entered; refused entries left and listed")
 	}
 	if u := p.RemapUser; u != nil {
@@ -154,7 +154,12 @@ func landlockText(r *landlock.Rules, line func(k, v string)) {
 
 // resolvedText says how a path given to gosu was, or will be, resolved
 // (package resolve).
-func resolvedText(followRoot bool) string {
+func resolvedText(path string, followRoot bool) string {
+	if !strings.HasPrefix(path, "/") {
+		// package resolve: a relative name follows no link, and its ".."
+		// climbs only out of directories no user can have moved.
+		return "PATH resolved from the working directory without following a symbolic link or climbing out of a directory a user could have moved"
+	}
 	if followRoot {
 		return "PATH resolved from / through symbolic links only root can have made"
 	}
