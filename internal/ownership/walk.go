@@ -197,14 +197,15 @@ func (w *walker) openRoot() (*node, error) {
 }
 
 // isRootDir reports whether st is the root directory of this process: "/"
-// is where every absolute path starts, so no name can lead above it.
+// is where every absolute path starts, so no name can lead above it. The
+// mount does not count: a bind mount of "/" elsewhere (mount --bind / /mnt)
+// is the same directory, and gives away the same files.
 func isRootDir(st *unix.Statx_t) bool {
 	var root unix.Statx_t
 	if statxAt(unix.AT_FDCWD, unsafe.StringData("/\x00"), &root) != nil {
 		return true // cannot tell: refuse
 	}
-	return st.Ino == root.Ino && st.Dev_major == root.Dev_major && st.Dev_minor == root.Dev_minor &&
-		(st.Mask&root.Mask&unix.STATX_MNT_ID == 0 || st.Mnt_id == root.Mnt_id)
+	return st.Ino == root.Ino && st.Dev_major == root.Dev_major && st.Dev_minor == root.Dev_minor
 }
 
 // fixRootFile handles a root that is not a directory, open at fd (O_PATH)
