@@ -272,7 +272,7 @@ func TestProcLinksNotFollowed(t *testing.T) {
 	}
 	q := strconv.Quote
 	link := "/proc/" + pid + "/cwd"
-	msg := q(link) + " is a symbolic link in /proc (to " + q(victim) + "), which is not followed: its owner there is a process's, and a process chooses where it leads (its working directory, its root, the files it opened): give the path it leads to\n"
+	msg := q(link) + " is a symbolic link (to " + q(victim) + "), a /proc link that a process chose, which is not followed: give the path it leads to\n"
 	r := gosu(t, "--follow-root-symlinks", link, bin+"/probe")
 	if want := "error: failed switching to '" + link + "': owner of " + q(link) + ": " + msg; r.code != 1 || r.stderr != want || r.stdout != "" {
 		t.Errorf("/PATH: exit %d, stdout %q, stderr %q, want 1, %q", r.code, r.stdout, r.stderr, want)
@@ -319,7 +319,7 @@ cd / && $G --chown=$B/mnt/vol 2000:2000 true; echo "absolute.rc=$?"`
 			t.Errorf("%s = %q, want %q", k, r.probe[k], v)
 		}
 	}
-	msg := `error: --chown: chown "../..": cannot open: ".." climbs out of ".", which a user other than root could have moved (neither it nor the directory above it is root's alone), and so chosen where it leads: give the path from /` + "\n"
+	msg := `error: --chown: chown "../..": cannot open: ".." climbs out of a directory a user could have moved: give the path from /` + "\n"
 	if r.stderr != msg {
 		t.Errorf("stderr %q, want %q", r.stderr, msg)
 	}

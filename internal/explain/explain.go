@@ -158,7 +158,7 @@ func resolvedText(path string, followRoot bool) string {
 	if !strings.HasPrefix(path, "/") {
 		// package resolve: a relative name follows no link, and its ".."
 		// climbs only out of directories no user can have moved.
-		return "PATH resolved from the working directory without following a symbolic link or climbing out of a directory a user could have moved"
+		return "PATH resolved from the working directory without following a symbolic link"
 	}
 	if followRoot {
 		return "PATH resolved from / through symbolic links only root can have made"

@@ -21,6 +21,7 @@ package resolve
 import (
 	"path"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -38,7 +39,7 @@ const maxLinks = 40
 // trailing "/" still asks for a directory), so that a ".." can never climb
 // out of where a link led; what is left of ".." leads a relative name,
 // which starts at the working directory, and climbs only out of a
-// directory that no user can have moved (see curOnlyRoot). Mount points on
+// directory that no user can have moved (see walk). Mount points on
 // the way are crossed: only root can mount.
 //
 // A symbolic link in any component, the last included, is an error that
@@ -49,7 +50,7 @@ const maxLinks = 40
 // either), such as /var/run -> /run. No user can create, rename or replace
 // an entry there. Such a link is read as text and its target walked in the
 // same way: the kernel never jumps through one. A link on a proc file
-// system is never followed (see onProc). A relative name follows no link.
+// system is never followed (see walk). A relative name follows no link.
 func Open(name string, followRoot bool) (int, error) {
 	return open("/", name, followRoot)
 }
@@ -91,9 +92,10 @@ func walk(root, p string, followRoot bool) (fd int, next string, err error) {
 		return -1, "", err
 	}
 	var st unix.Stat_t
-	// rootOnly: every directory passed so far is one only root can change,
-	// from / (a relative name starts untrusted).
-	rootOnly := start == root && stat(cur, &st) == nil && onlyRoot(&st)
+	// here: only root can change the directory cur is; rootOnly: nor any
+	// passed so far, from / (a relative name starts untrusted).
+	here := stat(cur, &st) == nil && onlyRoot(&st)
+	rootOnly := start == root && here
 	// Cleaned, p is "/" or ".", or has no "/" at its start but one.
 	rest := p
 	switch {
@@ -114,41 +116,57 @@ func walk(root, p string, followRoot bool) (fd int, next string, err error) {
 			unix.Close(cur)
 			return -1, "", err
 		}
+		at := p[:len(p)-len(rest)+len(comp)] // the path up to comp
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFDIR:
-			if comp == ".." && !onlyRoot(&st) && !curOnlyRoot(cur) {
+			// A ".." (cleaning leaves it only at the start of a relative
+			// name) climbs out of a directory that may have been moved
+			// since the name was given: the working directory of a
+			// program started in a volume, moved by the volume's owner to
+			// just below the volume's mount point, made "../.." the
+			// directory that mount point is in. Moving a directory to
+			// another parent needs write permission on it and on both
+			// parents, so one only root can change, or one in a directory
+			// only root can change, is where root left it.
+			if comp == ".." && !onlyRoot(&st) && !here {
 				unix.Close(fd)
 				unix.Close(cur)
-				from := strings.TrimSuffix(p[:len(p)-len(rest)], "/")
-				if from == "" {
-					from = "."
-				}
-				return -1, "", errs.Explain(errs.Quote(p[:len(p)-len(rest)]+comp)+" climbs out of "+errs.Quote(from)+
-					", which a user other than root could have moved (neither it nor the directory above it is root's alone), and so chosen where it leads: give the path from /", unix.EPERM)
+				return -1, "", errs.Explain(errs.Quote(at)+" climbs out of a directory a user could have moved: give the path from /", unix.EPERM)
 			}
 			unix.Close(cur)
-			cur, rootOnly = fd, rootOnly && onlyRoot(&st)
+			here = onlyRoot(&st)
+			cur, rootOnly = fd, rootOnly && here
 			rest = tail
 			continue
 		case unix.S_IFLNK:
-			at := p[:len(p)-len(rest)] + comp
-			proc := onProc(fd)
-			trusted := rootOnly && st.Uid == 0 && !proc
+			why := ") that a user other than root could have made or replaced, which is not followed: give the path without it"
+			// No link on a proc file system is followed: there the owner
+			// of /proc/PID and of its links is the process's effective uid
+			// (root for a setuid-root program a user started), not who
+			// made them, and a magic link (cwd, root, exe, fd/N) leads
+			// wherever that process chose: a user could point
+			// /proc/PID/cwd of such a program at /etc by starting it
+			// there. (Raw and here: unix.Fstatfs, or a function of its
+			// own, would put gosu over its size budget.)
+			var fs unix.Statfs_t
+			_, _, e := unix.RawSyscall(unix.SYS_FSTATFS, uintptr(fd), uintptr(unsafe.Pointer(&fs)), 0)
+			switch {
+			case e != 0 || fs.Type == unix.PROC_SUPER_MAGIC:
+				why = "), a /proc link that a process chose, which is not followed: give the path it leads to"
+			case !rootOnly || st.Uid != 0:
+			case followRoot:
+				why = ""
+			default:
+				why = "), which is not followed: give the path it leads to, or --follow-root-symlinks (only root can have made this one)"
+			}
 			target, err := readlink(fd)
 			unix.Close(fd)
 			unix.Close(cur)
 			switch {
 			case err != nil:
 				return -1, "", errs.Wrap("reading the symbolic link "+errs.Quote(at), err)
-			case proc:
-				return -1, "", errs.Explain(errs.Quote(at)+" is a symbolic link in /proc (to "+errs.Quote(target)+
-					"), which is not followed: its owner there is a process's, and a process chooses where it leads (its working directory, its root, the files it opened): give the path it leads to", unix.ELOOP)
-			case !trusted:
-				return -1, "", errs.Explain(errs.Quote(at)+" is a symbolic link (to "+errs.Quote(target)+
-					") that a user other than root could have made or replaced, which is not followed: give the path without it", unix.ELOOP)
-			case !followRoot:
-				return -1, "", errs.Explain(errs.Quote(at)+" is a symbolic link (to "+errs.Quote(target)+
-					"), which is not followed: give the path it leads to, or --follow-root-symlinks (only root can have made this one)", unix.ELOOP)
+			case why != "":
+				return -1, "", errs.Explain(errs.Quote(at)+" is a symbolic link (to "+errs.Quote(target)+why, unix.ELOOP)
 			}
 			if !strings.HasPrefix(target, "/") {
 				target = p[:len(p)-len(rest)] + target
@@ -164,31 +182,6 @@ func walk(root, p string, followRoot bool) (fd int, next string, err error) {
 		return fd, "", nil
 	}
 	return cur, "", nil
-}
-
-// onProc reports whether the link open at fd (O_PATH) is on a proc file
-// system, or cannot tell. There the owner of /proc/PID and of its links is
-// the process's effective uid (root for a setuid-root program a user
-// started), not who made them, and the text of a magic link (cwd, root,
-// exe, fd/N) is whatever that process chose: a user could point
-// /proc/PID/cwd of such a program at /etc by starting it there.
-func onProc(fd int) bool {
-	var fs unix.Statfs_t
-	return unix.Fstatfs(fd, &fs) != nil || fs.Type == unix.PROC_SUPER_MAGIC
-}
-
-// curOnlyRoot reports whether only root can change the directory open at
-// fd. A ".." (what cleaning leaves of it leads a relative name) climbs out
-// of a directory that may have been moved since the name was given: the
-// working directory of a program started in a volume, moved by the
-// volume's owner to just below the volume's mount point, makes "../.."
-// the directory that mount point is in. Moving a directory to another
-// parent needs write permission on it and on both parents, so a
-// directory that only root can change, or one found in a directory that
-// only root can change, is where root left it.
-func curOnlyRoot(fd int) bool {
-	var st unix.Stat_t
-	return stat(fd, &st) == nil && onlyRoot(&st)
 }
 
 // onlyRoot reports whether only root can add, remove or rename entries of
