@@ -131,7 +131,7 @@ var optionTable = []option{
 			o.Chown = append(o.Chown, v)
 			return nil
 		}},
-	{name: "chown-from", needs: "chown", value: "UID:GID", help: "With --chown: change the owner only where it is UID, the group only\nwhere it is GID, each apart (fixuid's way); an empty part matches all.",
+	{name: "chown-from", needs: "chown", value: "UID:GID", help: "With --chown: change the owner only where it is UID, the group only\nwhere it is GID, each apart (fixuid's way); with one part empty, only\nentries matching the other change (chown --from's way).",
 		set: func(o *options, v string) error {
 			u, g, ok := strings.Cut(v, ":")
 			if !ok {

@@ -525,16 +525,15 @@ func seconds(d time.Duration) string {
 
 // from describes a --chown-from filter.
 func from(uid, gid int64) string {
-	if uid < 0 && gid < 0 {
+	switch {
+	case uid < 0 && gid < 0:
 		return ""
+	case gid < 0:
+		return ", only entries owned by " + strconv.FormatInt(uid, 10)
+	case uid < 0:
+		return ", only entries of group " + strconv.FormatInt(gid, 10)
 	}
-	only := func(what string, id int64) string {
-		if id < 0 {
-			return ""
-		}
-		return ", the " + what + " only where it is " + strconv.FormatInt(id, 10)
-	}
-	return only("owner", uid) + only("group", gid)
+	return ", the owner only where it is " + strconv.FormatInt(uid, 10) + ", the group only where it is " + strconv.FormatInt(gid, 10)
 }
 
 // added is the line a change adds, or "" when it adds none.

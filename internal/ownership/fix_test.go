@@ -215,8 +215,9 @@ func TestNarrow(t *testing.T) {
 		want             []string
 	}{
 		{1000, 1000, []string{"4242:4343", "4242:4343", "4242:2000", "2000:4343", "2000:2000"}},
-		{1000, -1, []string{"4242:4343", "4242:4343", "4242:4343", "2000:4343", "2000:4343"}},
-		{-1, 1000, []string{"4242:4343", "4242:4343", "4242:2000", "4242:4343", "4242:2000"}},
+		// One part given: an entry must match it to change at all.
+		{1000, -1, []string{"4242:4343", "4242:4343", "4242:4343", "2000:1000", "2000:2000"}},
+		{-1, 1000, []string{"4242:4343", "4242:4343", "1000:2000", "4242:4343", "2000:2000"}},
 	} {
 		t.Run(strconv.FormatInt(c.fromUID, 10)+":"+strconv.FormatInt(c.fromGID, 10), func(t *testing.T) {
 			dir := scratch(t)
@@ -510,4 +511,23 @@ func readAll(f *os.File) (string, error) {
 			return b.String(), nil
 		}
 	}
+}
+
+// TestNarrowEmptyPartLeavesOthers: with only the group given,
+// --chown-from=:1000 changes only entries of group 1000; a root file in the
+// tree stays root's (the attack: an empty part matched every entry).
+func TestNarrowEmptyPartLeavesOthers(t *testing.T) {
+	needRoot(t)
+	vol := scratch(t) + "/vol"
+	mkdir(t, vol, 0o755)
+	write(t, vol+"/rootfile", 0o660)
+	write(t, vol+"/g1000", 0o644)
+	lchown(t, vol+"/g1000", 0, 1000)
+	o := New(newUID, newGID)
+	o.FromGID = 1000
+	if _, err := Fix(vol, o); err != nil {
+		t.Fatal(err)
+	}
+	wantOwner(t, vol+"/rootfile", "0:0")
+	wantOwner(t, vol+"/g1000", "4242:4343")
 }

@@ -254,12 +254,24 @@ func (w *walker) onMount(st *unix.Statx_t) bool {
 }
 
 // want says which ids an entry must get: -1 leaves one as it is.
+//
+// With both FromUID and FromGID, owner and group are matched apart, as
+// fixuid does (an entry of the old uid and group root gets the new owner
+// and keeps group root). With only one of them, an entry must match it to
+// change at all, as with chown --from: --chown-from=:1000 must not give
+// root's files away, nor --chown-from=1000: give them the user's group.
 func (w *walker) want(st *unix.Statx_t) (uid, gid int, change bool) {
 	uid, gid = -1, -1
-	if st.Uid != w.o.UID && (w.o.FromUID < 0 || int64(st.Uid) == w.o.FromUID) {
+	matchU := w.o.FromUID < 0 || int64(st.Uid) == w.o.FromUID
+	matchG := w.o.FromGID < 0 || int64(st.Gid) == w.o.FromGID
+	if w.o.FromUID < 0 || w.o.FromGID < 0 {
+		matchU = matchU && matchG
+		matchG = matchU
+	}
+	if st.Uid != w.o.UID && matchU {
 		uid = int(w.o.UID)
 	}
-	if st.Gid != w.o.GID && (w.o.FromGID < 0 || int64(st.Gid) == w.o.FromGID) {
+	if st.Gid != w.o.GID && matchG {
 		gid = int(w.o.GID)
 	}
 	return uid, gid, uid >= 0 || gid >= 0
