@@ -138,12 +138,23 @@ func (p *Plan) resolveRemap(r Request, userSpec string) (Chown, error) {
 		p.RemapUser = rp
 	}
 	old := Chown{FromUID: int64(rp.OldUID), FromGID: int64(rp.OldGID)}
-	var st unix.Stat_t
+	if rp.OldUID == uid && rp.OldGID == gid {
+		return old, nil
+	}
+	// The home is looked at as --chown will walk it (package resolve), so
+	// that a link in any part of it is a note here, not a failed start.
+	fd, err := resolve.Open(home, r.FollowRootSymlinks)
+	if err == nil {
+		unix.Close(fd)
+	}
 	switch {
-	case rp.OldUID == uid && rp.OldGID == gid:
-	case unix.Lstat(home, &st) != nil: // no home: nothing to re-own
-	case home == "/" || st.Mode&unix.S_IFMT == unix.S_IFLNK:
-		p.Notes = append(p.Notes, "--remap-user: the home of "+name+", "+errs.Quote(home)+", is / or a symbolic link, which is not re-owned: give --chown=PATH for what should be")
+	case errors.Is(err, unix.ENOENT): // no home: nothing to re-own
+	case home == "/" || err != nil:
+		why := "is the root directory"
+		if err != nil {
+			why = "cannot be walked (" + err.Error() + ")"
+		}
+		p.Notes = append(p.Notes, "--remap-user: the home of "+name+", "+errs.Quote(home)+", "+why+", so it is not re-owned: give --chown=PATH for what should be")
 	default:
 		p.Chown = append(p.Chown, Chown{Path: home, FromUID: old.FromUID, FromGID: old.FromGID})
 	}
