@@ -34,6 +34,7 @@ probes=(
   'unix.SignalName|golang.org/x/sys/unix syscall|_ = unix.SignalName(syscall.Signal(len(os.Args)))|`internal/signame` pairs names with `unix.SIG*` constants'
   'errors.As|errors io/fs|var pe *fs.PathError; _ = errors.As(error(nil), &pe)|errors are compared with `errors.Is` only'
   'strings.Repeat|strings|_ = strings.Repeat(os.Args[0], len(os.Args))|the `--explain` layout pads with a loop'
+  'strings.Replace|strings|_ = strings.ReplaceAll(os.Args[0], "a", "b")|`--explain`'"'"'s shell quoting writes each quote in a loop'
   'strconv.Quote|strconv|_ = strconv.Quote(os.Args[0])|(used: `errs.Quote` is `strconv.Quote`)'
   'strconv.FormatFloat|strconv|_ = strconv.FormatFloat(float64(len(os.Args)), '"'"'f'"'"', -1, 64)|(used: `--explain` prints seconds with it)'
 )
