@@ -15,6 +15,7 @@ import (
 	"gosu/internal/errs"
 	"gosu/internal/explain"
 	"gosu/internal/plan"
+	"gosu/internal/supervise"
 )
 
 func init() {
@@ -38,6 +39,12 @@ func main() {
 // cannot exec.
 func run(args []string) int {
 	ppid := unix.Getppid() // before anything, for --pdeathsig
+	if len(args) > 1 && strings.HasPrefix(args[1], "--"+supervise.ResumeOption+"=") {
+		// The supervising parent, exec'd again by itself (package supervise).
+		return supervise.Resume(args)
+	}
+	// A child of a supervising parent waits at its gate (below).
+	args, gate, gateErr := supervise.TakeSync(args)
 	self := "gosu"
 	if len(args) > 0 && args[0] != "" {
 		self = args[0]
@@ -68,11 +75,19 @@ func run(args []string) int {
 	var p plan.Plan
 	var err error
 	switch {
+	case gateErr != nil || gate >= 0 && o.resolved == "":
+		return fail(1, "--"+supervise.SyncOption+" is for gosu's own use")
 	case o.resolved != "":
 		// A fresh gosu started by a supervising parent: the plan comes
-		// resolved, and the command follows it.
+		// resolved, and the command follows it once the parent catches
+		// every signal.
 		if p, err = plan.FromResolved(o.resolved, rest, os.Environ(), ppid); err != nil {
 			return fail(1, err.Error())
+		}
+		if gate >= 0 {
+			if err = supervise.AwaitParent(gate); err != nil {
+				return fail(1, err.Error())
+			}
 		}
 	case len(rest) < 2:
 		os.Stderr.WriteString(usage(name))

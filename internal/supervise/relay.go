@@ -1,11 +1,11 @@
 package supervise
 
 import (
-	"errors"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"gosu/internal/errs"
 	"gosu/internal/tty"
 )
 
@@ -30,43 +30,24 @@ type relay struct {
 	last, stop time.Time // last output and the hard end, while draining
 }
 
-func openRelay(owner uint32, terms [3]bool) (*relay, error) {
-	term := -1
-	for fd := 2; fd >= 0; fd-- {
-		if terms[fd] {
-			term = fd
-		}
-	}
-	if term < 0 {
-		return nil, errors.New("no terminal on stdin, stdout or stderr")
-	}
-	p, err := tty.Open(owner)
-	if err != nil {
-		return nil, err
-	}
-	r := &relay{p: p, term: term, in: terms[0], out: 1, inBuf: make([]byte, 4<<10), outBuf: make([]byte, 32<<10)}
-	if !terms[1] {
-		r.out = 2
-	}
-	if err := p.Inherit(term); err != nil {
-		p.Close()
-		return nil, errors.New("copying the terminal's settings: " + err.Error())
-	}
-	if err := unix.SetNonblock(p.Master, true); err != nil {
-		p.Close()
-		return nil, err
-	}
-	return r, nil
+func newRelay(master, term, out int, in bool) *relay {
+	r := &relay{p: tty.PTY{Master: master, Slave: -1}, term: term, in: in, out: out,
+		inBuf: make([]byte, 4<<10), outBuf: make([]byte, 32<<10)}
+	unix.SetNonblock(master, true)
+	return r
 }
 
-// begin puts the caller's terminal in raw mode, once the child runs.
+// begin puts the caller's terminal in raw mode, when gosu's job is in its
+// foreground (Run waited for that before starting the child); a job moved
+// to the background since gets raw mode when it is continued in the
+// foreground (enter).
 func (r *relay) begin() error {
-	if !r.in {
+	if !r.in || !tty.MayChange(0) {
 		return nil
 	}
 	t, err := tty.MakeRaw(0)
 	if err != nil {
-		return errors.New("putting the terminal in raw mode: " + err.Error())
+		return errs.Wrap("putting the terminal in raw mode", err)
 	}
 	r.saved = t
 	return nil
@@ -148,10 +129,8 @@ func (r *relay) resize() { r.p.Resize(r.term) }
 // enter puts the terminal back in raw mode after a stop, when gosu's job is
 // in the foreground (or stdin is not its controlling terminal).
 func (r *relay) enter() {
-	if r.in && r.saved == nil {
-		if pg, err := tty.ForegroundGroup(0); err != nil || pg == unix.Getpgrp() {
-			r.saved, _ = tty.MakeRaw(0)
-		}
+	if r.in && r.saved == nil && tty.MayChange(0) {
+		r.saved, _ = tty.MakeRaw(0)
 	}
 	r.resize()
 }

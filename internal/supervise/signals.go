@@ -1,7 +1,6 @@
 package supervise
 
 import (
-	"errors"
 	"os"
 	"os/signal"
 	"runtime"
@@ -10,100 +9,143 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"gosu/internal/errs"
 	"gosu/internal/tty"
 )
 
-// caught reports whether the parent catches sig, to forward it or act on it.
-// Every signal that can be caught is, except:
+// forwarded reports whether the parent forwards sig. Every signal that can
+// be caught is, except:
 //   - SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS: the parent's own
 //     faults (tini keeps these too);
-//   - SIGURG: Go's runtime preempts goroutines with it, and os/signal
-//     delivers those to a channel that asks for SIGURG; forwarding them
-//     would shower the command with signals it never got sent. A real
-//     SIGURG (out-of-band socket data; ignored by default) is not forwarded;
-//   - 32 and 33: C libraries' internal signals, and Go's for
-//     AllThreadsSyscall;
-//   - SIGTTIN, SIGTTOU: the kernel's job control for the parent's own use of
-//     the terminal. With a Go handler installed, a read or a mode change
-//     from the background would be restarted forever; left alone they stop
-//     the --pty relay as any job (the init ignores them, as tini does).
-func caught(sig syscall.Signal) bool {
+//   - SIGURG: Go's runtime preempts goroutines with it, so a forwarded
+//     SIGURG could be the runtime's own. A real SIGURG (out-of-band socket
+//     data; ignored by default) is not forwarded;
+//   - SIGPROF: the runtime's profiler takes it and never hands it on;
+//   - 32, 33 and 34: C libraries' internal signals (glibc's 32 and 33, Go's
+//     33 for AllThreadsSyscall, musl's 34), which Go's runtime neither lets
+//     be blocked nor lets os/signal catch. The parent ignores 32 and 34,
+//     which would otherwise end it.
+func forwarded(sig syscall.Signal) bool {
 	switch sig {
 	case unix.SIGKILL, unix.SIGSTOP, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP,
-		unix.SIGSYS, unix.SIGURG, 32, 33, unix.SIGTTIN, unix.SIGTTOU:
+		unix.SIGSYS, unix.SIGURG, unix.SIGPROF, 32, 33, 34:
 		return false
 	}
-	return sig >= 1 && sig <= 64
+	return sig >= 1 && int(sig) <= nsig
 }
 
-// listen routes every caught signal to the self-pipe, before the child
-// exists, so that no signal meant for it is lost. A signal that was ignored
-// when gosu started and that the runtime left ignored (SIGHUP under nohup,
-// SIGINT in a background job of a script) is not caught: it stays ignored
-// for the child too, as it would without a parent.
+func sigOf(n int) syscall.Signal { return syscall.Signal(n) }
+
+// sigAdd and sigHas work on the kernel's sigset_t: an array of unsigned
+// longs, signal N at bit N-1.
+func sigAdd(set *unix.Sigset_t, n int) {
+	w := int(unsafe.Sizeof(set.Val[0]) * 8)
+	set.Val[(n-1)/w] |= 1 << ((n - 1) % w)
+}
+
+func sigHas(set *unix.Sigset_t, n int) bool {
+	w := int(unsafe.Sizeof(set.Val[0]) * 8)
+	return set.Val[(n-1)/w]&(1<<((n-1)%w)) != 0
+}
+
+// listen catches every forwarded signal before the gate opens. The image
+// started with every signal blocked; what the runtime left blocked on this
+// thread is blocked on all its threads, present and future (each starts
+// with that mask, less the same signals the runtime unblocks here), so a
+// signalfd reads those, with real-time signals queued one entry per
+// signal. The rest (HUP, INT, QUIT, ABRT, TERM, STKFLT, CHLD with Go 1.27)
+// go through os/signal: its goroutine writes each as one byte to a
+// non-blocking self-pipe that the loop polls.
+//
+// For --pty, SIGTTIN and SIGTTOU are unblocked on this thread instead: they
+// are the kernel's job control for the relay's own use of the terminal,
+// which stops it like any job.
 func (s *supervisor) listen() error {
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
-		return errors.New("creating a pipe: " + err.Error())
+	var mask unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, nil, &mask); err != nil {
+		return errs.Wrap("reading the signal mask", err)
 	}
-	s.sigR, s.sigW = p[0], p[1]
-	var std, rt []os.Signal
-	for n := 1; n <= 64; n++ {
-		if sig := syscall.Signal(n); caught(sig) && !signal.Ignored(sig) {
-			if n < 32 {
-				std = append(std, sig)
-			} else {
-				rt = append(rt, sig)
-			}
+	var blocked, jobControl unix.Sigset_t
+	var caught []os.Signal
+	for n := 1; n <= nsig; n++ {
+		sig := sigOf(n)
+		switch {
+		case !forwarded(sig):
+		case s.relay != nil && (sig == unix.SIGTTIN || sig == unix.SIGTTOU):
+			sigAdd(&jobControl, n)
+		case sigHas(&mask, n):
+			sigAdd(&blocked, n)
+		default:
+			caught = append(caught, sig)
 		}
 	}
-	s.sigs, s.sigDone = make(chan os.Signal, 64), make(chan struct{})
-	signal.Notify(s.sigs, std...)
-	// os/signal hands each signal to its mask thread and waits, about
-	// 0.1 ms a signal: the 31 real-time ones would double --init's
-	// start-up. Until they are caught, the runtime drops them (they are
-	// not fatal to it), so catching them while the child starts loses at
-	// most one sent in the first milliseconds; the standard ones, which
-	// would end or stop gosu uncaught, are caught before the child exists.
-	go signal.Notify(s.sigs, rt...)
-	go pump(s.sigs, s.sigW, s.sigDone)
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return errs.Wrap("creating a pipe", err)
+	}
+	s.sigR, s.sigW = p[0], p[1]
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, caught...)
+	go pump(sigs, s.sigW)
+	fd, err := unix.Signalfd(-1, &blocked, unix.SFD_CLOEXEC|unix.SFD_NONBLOCK)
+	if err != nil {
+		return errs.Wrap("creating a signalfd", err)
+	}
+	s.sigfd = fd
+	for _, sig := range []syscall.Signal{32, 34} {
+		ignore(sig)
+	}
+	if err := unix.PthreadSigmask(unix.SIG_UNBLOCK, &jobControl, nil); err != nil {
+		return errs.Wrap("unblocking SIGTTIN and SIGTTOU", err)
+	}
 	return nil
 }
 
 // pump writes each signal from sigs to the self-pipe w as a byte.
-func pump(sigs <-chan os.Signal, w int, done chan<- struct{}) {
+// Non-blocking: with 64 KiB of signals unread, more are lost rather than
+// this goroutine stuck.
+func pump(sigs <-chan os.Signal, w int) {
+	var b [1]byte
 	for sig := range sigs {
-		// Non-blocking: with 64 KiB of signals unread, more are lost
-		// rather than this goroutine stuck where stop waits for it.
-		unix.Write(w, []byte{byte(sig.(syscall.Signal))})
-	}
-	close(done)
-}
-
-// stop undoes listen.
-func (s *supervisor) stop() {
-	if s.sigs != nil {
-		signal.Stop(s.sigs) // no send on sigs after this returns
-		close(s.sigs)
-		<-s.sigDone
-		unix.Close(s.sigR)
-		unix.Close(s.sigW)
-		s.sigs = nil
-	}
-	if s.relay != nil {
-		s.relay.p.Close()
+		b[0] = byte(sig.(syscall.Signal))
+		unix.Write(w, b[:])
 	}
 }
 
-// signals handles the signals waiting in the pipe, in order.
-func (s *supervisor) signals() {
+// runtimeSignals handles the signals waiting in the self-pipe, in order.
+// SIGCHLD is handled at once; the others wait for the command's exec.
+func (s *supervisor) runtimeSignals() {
 	var buf [128]byte
 	for {
 		n, _ := unix.Read(s.sigR, buf[:])
 		for _, b := range buf[:max(n, 0)] {
-			s.signal(syscall.Signal(b))
+			switch sig := sigOf(int(b)); {
+			case sig == unix.SIGCHLD || s.execed:
+				s.signal(sig)
+			default:
+				s.held |= 1 << (sig - 1)
+			}
 		}
 		if n < len(buf) {
+			return
+		}
+	}
+}
+
+// blockedSignals handles what the signalfd has, in the kernel's order.
+// Signals this process sent itself (SIGPIPE from a write to a closed pipe,
+// a stop it raised) are its own, not the command's.
+func (s *supervisor) blockedSignals() {
+	var buf [16]unix.SignalfdSiginfo
+	size := int(unsafe.Sizeof(buf[0]))
+	for {
+		n, _ := unix.Read(s.sigfd, unsafe.Slice((*byte)(unsafe.Pointer(&buf[0])), len(buf)*size))
+		for i := range max(n, 0) / size {
+			if int(buf[i].Pid) != s.self {
+				s.signal(sigOf(int(buf[i].Signo)))
+			}
+		}
+		if n < len(buf)*size {
 			return
 		}
 	}
@@ -136,9 +178,14 @@ func (s *supervisor) signal(sig syscall.Signal) {
 }
 
 // forward sends sig to the command, or to its process group (tini -g).
+// Only before the command is reaped: until then no other process can have
+// its PID, which is also its group's id.
 func (s *supervisor) forward(sig syscall.Signal) {
+	if s.exited {
+		return
+	}
 	target := s.pid
-	if s.c.Group {
+	if s.st.flags&flagGroup != 0 {
 		target = -s.pid
 	}
 	unix.Kill(target, sig)
@@ -189,19 +236,6 @@ func (s *supervisor) enter() {
 	}
 }
 
-// sigaction holds the kernel's struct sigaction for rt_sigaction(2). Its
-// fields are never read: raise sets the default action (all zeros, the
-// same in every architecture's layout) and puts back what it read, byte
-// for byte. So only its size matters, which is at least the kernel's on
-// every architecture Go supports (mips orders the fields differently and
-// has a 16-byte mask: 4+4+8+16 bytes on mips64).
-type sigaction struct {
-	handler  uintptr
-	flags    uintptr
-	restorer uintptr
-	mask     [2]uint64
-}
-
 func rtSigaction(sig syscall.Signal, act, old *sigaction) error {
 	_, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig),
 		uintptr(unsafe.Pointer(act)), uintptr(unsafe.Pointer(old)), sigsetSize, 0, 0)
@@ -211,19 +245,27 @@ func rtSigaction(sig syscall.Signal, act, old *sigaction) error {
 	return nil
 }
 
+// ignore sets sig's action to SIG_IGN.
+func ignore(sig syscall.Signal) {
+	var act sigaction
+	act.handler = 1 // SIG_IGN
+	rtSigaction(sig, &act, nil)
+}
+
 // raise delivers sig to the calling thread with the default action, which
-// Go's os/signal cannot give back for SIGTSTP (its handler stays and
-// ignores it) or SIGQUIT (a goroutine dump and exit 2): SIGTSTP stops gosu
-// until SIGCONT, SIGINT and SIGQUIT end it so that the shell sees it. The
-// handler is put back when the thread runs again.
+// Go's os/signal cannot give back for SIGQUIT (a goroutine dump and exit
+// 2): SIGTSTP stops gosu until SIGCONT, SIGINT and SIGQUIT end it so that
+// the shell sees it. The handler and the signal mask are put back when the
+// thread runs again.
 func raise(sig syscall.Signal) {
 	runtime.LockOSThread()
 	var dfl, old sigaction
 	if rtSigaction(sig, &dfl, &old) == nil {
-		var set unix.Sigset_t
-		set.Val[0] = 1 << (sig - 1)
-		unix.PthreadSigmask(unix.SIG_UNBLOCK, &set, nil)
+		var set, mask unix.Sigset_t
+		sigAdd(&set, int(sig))
+		unix.PthreadSigmask(unix.SIG_UNBLOCK, &set, &mask)
 		unix.Tgkill(unix.Getpid(), unix.Gettid(), sig)
+		unix.PthreadSigmask(unix.SIG_SETMASK, &mask, nil)
 		rtSigaction(sig, &old, nil)
 	}
 	runtime.UnlockOSThread()

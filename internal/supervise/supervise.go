@@ -2,20 +2,32 @@
 // (tini and gosu in one binary), the relay of --pty, and the keeper of the
 // terminal when --detach-tty runs in a process that leads its session.
 //
-// In each case the parent starts a fresh gosu (which switches and execs the
-// command), keeps the least it needs, and runs one event loop in the shape
-// of tini's: signals arrive through one os/signal channel, which a goroutine
-// turns into bytes on a self-pipe; the loop waits with poll(2) on that pipe
-// (and, for --pty, on stdin and the pseudo-terminal's master); SIGCHLD
-// makes it collect children with wait4(WNOHANG); every other signal is
-// forwarded. There is no goroutine blocked in wait4 and no timer: deadlines
-// (the grace period, the end of the relay) are poll timeouts.
+// The parent is one PID and two program images. Run, in gosu as it was
+// started, prepares what needs privilege (the pseudo-terminal and its
+// owner, the child subreaper flag, the parent-death signal), starts the
+// child (a fresh gosu that switches and execs the command) held at a gate,
+// gives up every capability but CAP_KILL, sets no_new_privs, blocks every
+// signal and execs gosu once more. Resume, in that new image, catches the
+// signals, opens the gate, and runs one event loop in the shape of tini's
+// until the command is done.
+//
+// The second exec is what makes the parent lose no signal. Go's runtime
+// creates threads whenever it needs them, each with the signal mask the
+// process started with, and a signal that lands on one of them and that
+// os/signal does not want is dropped (or, for HUP, INT and TERM, ends the
+// program); no system call can block a signal on threads a program does not
+// run code on (a mask changed from a signal handler, as
+// syscall.AllThreadsSyscall does, is put back when the handler returns).
+// An image started with every signal blocked is the exception: all its
+// threads, those it will create included, keep blocked every signal the
+// runtime does not insist on handling itself, so those stay queued in the
+// kernel (real-time ones one entry per signal) until a signalfd reads them.
+// The few the runtime keeps unblocked (HUP, INT, QUIT, ABRT, TERM, STKFLT,
+// CHLD) go through os/signal, which wants them before the gate opens.
+// docs/init.md has the whole argument.
 package supervise
 
 import (
-	"errors"
-	"os"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -24,6 +36,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"gosu/internal/drop"
+	"gosu/internal/errs"
+	"gosu/internal/fds"
 	"gosu/internal/tty"
 )
 
@@ -31,9 +45,10 @@ import (
 type Config struct {
 	Path       string // the fresh gosu child to start
 	Argv, Env  []string
+	KeepFDs    []int   // descriptors the child keeps (--keep-fds), which the gate must not take
 	PTY        bool    // run the child on a new pty, relaying those of stdin/out/err that are terminals (Terms)
 	PTYOwner   uint32  // the new pty's owner (mode 0620)
-	Terms      [3]bool // which of stdin, stdout, stderr are terminals (Terminals)
+	Terms      [3]bool // which of stdin, stdout, stderr are terminals
 	NewSession bool    // start the child in a new session without a controlling terminal
 	Init       bool    // reap everything, subreaper, forward every signal, TERM+grace+KILL leftovers
 	Group      bool    // forward signals to the child's process group (tini -g)
@@ -46,112 +61,62 @@ type Config struct {
 	Name              string         // program name for messages
 }
 
-// Terminals says which of stdin, stdout and stderr are terminals.
-func Terminals() [3]bool {
-	return [3]bool{tty.IsTerminal(0), tty.IsTerminal(1), tty.IsTerminal(2)}
-}
+// self is the running binary, which the parent execs again: not a path that
+// may have changed since.
+const self = "/proc/self/exe"
 
-// How long the relay goes on after the command exited: until no output came
-// for drainIdle, and never longer than drainMax, so that a process left
-// behind that keeps writing cannot keep gosu (and the caller's terminal in
-// raw mode) forever. killWait bounds the wait for SIGKILLed leftovers.
-const (
-	drainIdle = 100 * time.Millisecond
-	drainMax  = 500 * time.Millisecond
-	killWait  = 2 * time.Second
-	rescan    = 50 * time.Millisecond
-)
-
-type phase int
-
-const (
-	running  phase = iota // the command runs
-	grace                 // it exited; what it left got SIGTERM
-	killing               // the grace period ended; what is left got SIGKILL
-	draining              // relaying the last output
-	done
-)
-
-type supervisor struct {
-	c        Config
-	pid      int  // the child; also its process group
-	reapAll  bool // wait4(-1): the init, or PID 1
-	pid1     bool
-	children bool // wait4 said children remain
-	reaped   bool // a child other than the command was collected
-	exited   bool
-	hurry    bool // asked to end after the command exited
-	ws       unix.WaitStatus
-
-	term  int // the terminal whose foreground the command got, or -1
-	relay *relay
-
-	sigs     chan os.Signal
-	sigR     int
-	sigW     int
-	sigDone  chan struct{}
-	pending  []byte // signals read from the pipe, in order
-	phase    phase
-	deadline time.Time
-	termed   []int // leftovers already sent SIGTERM
-}
-
-// Run starts the child and supervises it until it is done, and returns the
-// status to exit with: the command's exit code, or 128+N when signal N ended
-// it, or 0 for a status in c.Success. err is set only when the child could
-// not be started. When the command was interrupted from the terminal
-// (SIGINT or SIGQUIT) under --pty or an init that gave it the terminal, Run
-// restores the terminal and ends gosu with the same signal, as sudo does,
-// so that a calling shell stops its loop; it returns only if that fails.
+// Run starts the child and hands the parent over to a fresh image of gosu
+// (Resume), which supervises it and exits with the command's status. Run
+// returns only when that fails, with the error; the child, if it was
+// started, is gone by then.
 func Run(c Config) (int, error) {
-	// Every change to this thread's signal mask and every fork below must
-	// happen on one thread.
+	// The child is forked from, and the parent's credentials and signal
+	// mask are changed on, the thread that then execs: the main thread,
+	// which gosu keeps its main goroutine on. (A child's parent-death
+	// signal follows the thread that forked it, and exec keeps only the
+	// thread that calls it.)
 	runtime.LockOSThread()
-	s := &supervisor{c: c, term: -1, pid1: unix.Getpid() == 1}
-	s.reapAll = c.Init || s.pid1
-	status, err := 0, s.start()
-	if err != nil {
-		s.stop()
-		err = errors.New(s.option() + ": " + err.Error())
-	} else {
-		s.loop()
-		status = s.finish()
+	defer runtime.UnlockOSThread()
+	h := &handoff{c: c, st: state{pid: -1, gate: -1, master: -1, relayTerm: -1, relayOut: -1, initTerm: -1}}
+	err := h.start()
+	if err == nil {
+		err = h.exec()
 	}
-	runtime.UnlockOSThread()
-	return status, err
+	h.abort()
+	return 1, errs.Wrap("--"+c.option(), err)
 }
 
-func (s *supervisor) option() string {
+func (c *Config) option() string {
 	switch {
-	case s.c.Init:
-		return "--init"
-	case s.c.PTY:
-		return "--pty"
+	case c.Init:
+		return "init"
+	case c.PTY:
+		return "pty"
 	}
-	return "--detach-tty"
+	return "detach-tty"
 }
 
-// start prepares everything that needs privilege, starts the child, then
-// gives up what the parent does not need.
-func (s *supervisor) start() error {
+// handoff is what Run prepares for the supervisor.
+type handoff struct {
+	c     Config
+	st    state
+	slave int
+}
+
+// start prepares everything that needs privilege and starts the child at
+// the gate.
+func (h *handoff) start() error {
+	c := &h.c
+	st := &h.st
+	pid1 := unix.Getpid() == 1
 	var attr syscall.SysProcAttr
 	files := []uintptr{0, 1, 2}
-	if s.c.PTY {
-		r, err := openRelay(s.c.PTYOwner, s.c.Terms)
-		if err != nil {
+	h.slave = -1
+	if c.PTY {
+		if err := h.openPTY(&attr, files); err != nil {
 			return err
 		}
-		s.relay = r
-		attr.Setsid, attr.Setctty, attr.Ctty = true, true, -1
-		for fd, isTerm := range s.c.Terms {
-			if isTerm {
-				files[fd] = uintptr(r.p.Slave)
-				if attr.Ctty < 0 {
-					attr.Ctty = fd
-				}
-			}
-		}
-	} else if s.c.NewSession {
+	} else if c.NewSession {
 		attr.Setsid = true
 	} else {
 		// tini's isolate_child: a process group of its own, and the
@@ -159,265 +124,159 @@ func (s *supervisor) start() error {
 		// reach the command and not the init. Unlike tini, never take the
 		// foreground from another job.
 		attr.Setpgid = true
-		for fd := 0; fd <= 2 && s.c.Init; fd++ {
+		for fd := 0; fd <= 2 && c.Init; fd++ {
 			if tty.Foreground(fd) {
-				s.term, attr.Foreground, attr.Ctty = fd, true, fd
+				st.initTerm, attr.Foreground, attr.Ctty = fd, true, fd
 				break
 			}
 		}
 	}
-	if s.c.Init && !s.pid1 {
+	if c.Init && !pid1 {
 		// Orphans of the command's tree become children of the init, which
 		// reaps them, instead of going to the real init.
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			return errors.New("becoming a child subreaper: " + err.Error())
+			return errs.Wrap("becoming a child subreaper", err)
 		}
 	}
-	if err := drop.ParentDeathSignal(s.c.ParentDeathSignal, s.c.Parent); err != nil {
-		return errors.New("--pdeathsig: " + err.Error())
+	if err := drop.ParentDeathSignal(c.ParentDeathSignal, c.Parent); err != nil {
+		return errs.Wrap("--pdeathsig", err)
 	}
-	if err := s.listen(); err != nil {
+	gate, err := openGate(c.KeepFDs)
+	if err != nil {
 		return err
 	}
+	st.gate = gate[0]
+	argv := append([]string{c.Argv[0], "--" + SyncOption + "=" + strconv.Itoa(gate[1])}, c.Argv[1:]...)
 
-	// Forked from this locked thread, the child gets the signal mask gosu
-	// started with; the runtime resets the handlers it installed.
-	pa := &syscall.ProcAttr{Env: s.c.Env, Files: files, Sys: &attr}
-	pid, err := syscall.ForkExec(s.c.Path, s.c.Argv, pa)
+	// Forked before the parent changes anything, the child starts with
+	// gosu's signal mask and dispositions: handled signals reset to their
+	// default, ignored ones still ignored, exactly as a plain gosu's
+	// command would get them.
+	pa := &syscall.ProcAttr{Env: c.Env, Files: files, Sys: &attr}
+	pid, err := syscall.ForkExec(c.Path, argv, pa)
 	if err != nil && attr.Foreground {
 		// The terminal's foreground changed since it was checked.
-		attr.Foreground, s.term = false, -1
-		pid, err = syscall.ForkExec(s.c.Path, s.c.Argv, pa)
+		attr.Foreground, st.initTerm = false, -1
+		pid, err = syscall.ForkExec(c.Path, argv, pa)
+	}
+	unix.Close(gate[1])
+	if h.slave >= 0 {
+		unix.Close(h.slave)
+		h.slave = -1
 	}
 	if err != nil {
-		return errors.New("starting gosu again as " + s.c.Path + ": " + err.Error())
+		return errs.Wrap("starting gosu again as "+c.Path, err)
 	}
-	s.pid = pid
-	if s.relay != nil {
-		s.relay.p.CloseSlave()
+	st.pid = pid
+	if c.Init {
+		st.flags |= flagInit
 	}
-	// Once the child runs, the parent keeps only what it needs: no
-	// inherited descriptor, no capability but CAP_KILL, no_new_privs.
-	closeInherited()
-	if err = dropPrivileges(); err != nil {
-		err = errors.New("dropping the parent's privileges: " + err.Error())
-	} else if s.relay != nil {
-		err = s.relay.begin()
-	} else if s.c.Init {
-		// As tini: the init never stops for touching the terminal from the
-		// background. Ignored only now, as ignored signals survive exec and
-		// the child must not start with them ignored.
-		signal.Ignore(syscall.SIGTTIN, syscall.SIGTTOU)
+	if c.Group {
+		st.flags |= flagGroup
 	}
+	st.graceMS = int(c.Grace.Milliseconds())
+	st.success = c.Success
+	return nil
+}
+
+// openPTY opens the new pseudo-terminal for the child, once the caller's
+// terminal may be used (a job in the background waits to be brought to the
+// foreground, as stty(1) would).
+func (h *handoff) openPTY(attr *syscall.SysProcAttr, files []uintptr) error {
+	c, st := &h.c, &h.st
+	term := -1
+	for fd := 2; fd >= 0; fd-- {
+		if c.Terms[fd] {
+			term = fd
+		}
+	}
+	if term < 0 {
+		return errs.Explain("no terminal on stdin, stdout or stderr", syscall.ENOTTY)
+	}
+	if c.Terms[0] {
+		if err := tty.AwaitForeground(0); err != nil {
+			return errs.Wrap("waiting for the terminal's foreground", err)
+		}
+	}
+	p, err := tty.Open(c.PTYOwner)
 	if err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		unix.Wait4(pid, nil, 0, nil)
+		return err
 	}
-	return err
-}
-
-// loop is tini's main loop: wait for a signal (or relay I/O, or a deadline),
-// handle it, collect children, move on.
-func (s *supervisor) loop() {
-	var fds []unix.PollFd
-	for s.phase != done {
-		fds = append(fds[:0], unix.PollFd{Fd: int32(s.sigR), Events: unix.POLLIN})
-		if s.relay != nil {
-			fds = s.relay.pollFds(fds, s.exited)
-		}
-		_, err := unix.Poll(fds, s.timeout(time.Now()))
-		if err != nil && err != unix.EINTR {
-			s.message("waiting for events: " + err.Error())
-			s.phase = done
-			break
-		}
-		if err == nil && s.relay != nil {
-			s.relay.io(fds, time.Now())
-		}
-		s.signals()
-		s.advance(time.Now())
+	if p.Master, err = moveAbove(p.Master, 3, unix.F_DUPFD_CLOEXEC); err == nil {
+		p.Slave, err = moveAbove(p.Slave, 3, unix.F_DUPFD_CLOEXEC)
 	}
-}
-
-// timeout is poll's timeout in milliseconds: until the next deadline.
-func (s *supervisor) timeout(now time.Time) int {
-	var d time.Duration
-	switch s.phase {
-	case grace:
-		d = s.deadline.Sub(now)
-	case killing:
-		d = min(s.deadline.Sub(now), rescan)
-	case draining:
-		d = min(s.relay.last.Add(drainIdle).Sub(now), s.relay.stop.Sub(now))
-	default:
-		return -1
+	st.master, h.slave = p.Master, p.Slave
+	if err != nil {
+		return errs.Wrap("opening a new pseudo-terminal", err)
 	}
-	return int(max(d, 0)+time.Millisecond-1) / int(time.Millisecond)
-}
-
-// advance moves through the phases once the command has exited.
-func (s *supervisor) advance(now time.Time) {
-	for {
-		switch s.phase {
-		case running:
-			if !s.exited {
-				return
+	if err := p.Inherit(term); err != nil {
+		return errs.Wrap("copying the terminal's settings", err)
+	}
+	st.relayTerm, st.relayOut = term, 1
+	if !c.Terms[1] {
+		st.relayOut = 2
+	}
+	if c.Terms[0] {
+		st.flags |= flagRelayIn
+	}
+	attr.Setsid, attr.Setctty, attr.Ctty = true, true, -1
+	for fd, isTerm := range c.Terms {
+		if isTerm {
+			files[fd] = uintptr(p.Slave)
+			if attr.Ctty < 0 {
+				attr.Ctty = fd
 			}
-			if !s.c.Init || !s.children {
-				s.drain(now)
-				continue
-			}
-			if s.c.Grace <= 0 {
-				s.kill(now)
-				continue
-			}
-			s.leftovers(unix.SIGTERM)
-			s.phase, s.deadline = grace, now.Add(s.c.Grace)
-		case grace:
-			if !s.children {
-				s.drain(now)
-				continue
-			}
-			if now.Before(s.deadline) {
-				if s.reaped {
-					s.leftovers(unix.SIGTERM) // orphans that arrived since
-				}
-				return
-			}
-			// In milliseconds: strconv.FormatFloat would cost 7 KB of the
-			// binary's size budget for this one line.
-			s.message("--init: processes left by the command were still running " +
-				strconv.FormatInt(s.c.Grace.Milliseconds(), 10) + " ms after SIGTERM; sending SIGKILL")
-			s.kill(now)
-		case killing:
-			if !s.children || !now.Before(s.deadline) {
-				s.drain(now)
-				continue
-			}
-			s.leftovers(unix.SIGKILL)
-			return
-		case draining:
-			if r := s.relay; r == nil || s.hurry || r.outDone || !now.Before(r.last.Add(drainIdle)) || !now.Before(r.stop) {
-				s.phase = done
-			}
-			return
-		default:
-			return
 		}
 	}
+	return nil
 }
 
-func (s *supervisor) kill(now time.Time) {
-	s.leftovers(unix.SIGKILL)
-	s.phase, s.deadline = killing, now.Add(killWait)
+// exec becomes the supervisor: it closes what gosu inherited (the child has
+// its copies), keeps only CAP_KILL and sets no_new_privs on this thread,
+// blocks every signal, and execs gosu again with the state in argv. Every
+// thread of the new image starts from this one's credentials and mask. It
+// returns only on failure.
+func (h *handoff) exec() error {
+	keep := []int{h.st.gate}
+	if h.st.master >= 0 {
+		keep = append(keep, h.st.master)
+	}
+	// Descriptors without FD_CLOEXEC survived the exec that started gosu:
+	// they are the caller's, and the exec below closes them all but the
+	// gate and the master.
+	if err := fds.CloseOnExec(keep); err != nil {
+		return errs.Wrap("closing inherited descriptors", err)
+	}
+	if err := lockDown(); err != nil {
+		return errs.Wrap("dropping the parent's privileges", err)
+	}
+	var all, old unix.Sigset_t
+	for i := range all.Val {
+		all.Val[i] = ^uint64(0)
+	}
+	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &all, &old); err != nil {
+		return errs.Wrap("blocking signals", err)
+	}
+	// GOMAXPROCS=1: the supervisor runs one goroutine that matters, and
+	// fewer processors mean fewer runtime threads kept (measured: 7 rather
+	// than 8). No other variable: the user's GODEBUG or GOGC are for the
+	// command.
+	err := syscall.Exec(self, []string{h.c.Name, "--" + ResumeOption + "=" + h.st.encode()}, []string{"GOMAXPROCS=1"})
+	unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	return errs.Wrap("starting the supervisor as "+self, err)
 }
 
-func (s *supervisor) drain(now time.Time) {
-	s.phase = draining
-	if s.relay != nil {
-		s.relay.drainFrom(now)
+// abort undoes start after a failure: the child, held at the gate, is
+// killed and reaped (it is gosu's unreaped child, so its PID cannot have
+// been reused), and the descriptors are closed.
+func (h *handoff) abort() {
+	if h.st.pid > 0 {
+		unix.Kill(h.st.pid, unix.SIGKILL)
+		unix.Wait4(h.st.pid, nil, 0, nil)
 	}
-}
-
-// leftovers sends sig to what the command left. As PID 1 that is everyone
-// else in the PID namespace (kill(-1)). As a subreaper it is what can be
-// reached: the command's process group, and the orphans now parented to
-// gosu (each one SIGTERM once); their own children follow as they are
-// orphaned in turn.
-func (s *supervisor) leftovers(sig unix.Signal) {
-	s.reaped = false
-	if s.pid1 {
-		unix.Kill(-1, sig)
-		return
-	}
-	unix.Kill(-s.pid, sig)
-	for _, pid := range children() {
-		if sig == unix.SIGTERM {
-			if contains(s.termed, pid) {
-				continue
-			}
-			s.termed = append(s.termed, pid)
-		}
-		unix.Kill(pid, sig)
-	}
-}
-
-func contains(list []int, v int) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-// reap collects children with WNOHANG: only the command, or, for the init
-// (and PID 1), everyone. WUNTRACED reports the command stopping.
-func (s *supervisor) reap() {
-	target := s.pid
-	if s.reapAll {
-		target = -1
-	}
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(target, &ws, unix.WNOHANG|unix.WUNTRACED|unix.WALL, nil)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil: // ECHILD
-			s.children = false
-			return
-		case pid == 0:
-			s.children = true
-			return
-		case pid != s.pid:
-			s.reaped = true
-		case ws.Stopped():
-			s.stopped()
-		case !s.exited:
-			s.exited, s.ws = true, ws
+	for _, fd := range []int{h.st.gate, h.st.master, h.slave} {
+		if fd >= 0 {
+			unix.Close(fd)
 		}
 	}
-}
-
-// status is the exit status: the command's code, or 128+N for signal N.
-func (s *supervisor) status() int {
-	code := s.ws.ExitStatus()
-	if s.ws.Signaled() {
-		code = 128 + int(s.ws.Signal())
-	}
-	code &= 0xff
-	for _, ok := range s.c.Success {
-		if code == ok {
-			return 0
-		}
-	}
-	return code
-}
-
-// finish gives the terminal back, hangs up the pseudo-terminal, and
-// returns the status; for an interrupt from the terminal it re-raises it.
-func (s *supervisor) finish() int {
-	if s.relay != nil {
-		s.relay.end()
-	}
-	if s.term >= 0 {
-		s.leave()
-	}
-	// Not s.stop(): gosu exits next, and os/signal's Stop would hand every
-	// signal back to its mask thread one at a time (about 2 ms).
-	if s.relay != nil {
-		s.relay.p.Close()
-	}
-	status := s.status()
-	if s.ws.Signaled() && status != 0 && (s.relay != nil || s.term >= 0) && !s.pid1 {
-		if sig := s.ws.Signal(); sig == unix.SIGINT || sig == unix.SIGQUIT {
-			raise(sig)
-		}
-	}
-	return status
-}
-
-func (s *supervisor) message(msg string) {
-	os.Stderr.WriteString(s.c.Name + ": " + msg + "\n")
 }

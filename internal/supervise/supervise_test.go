@@ -14,13 +14,36 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"gosu/internal/testenv"
 )
 
 // The test binary doubles as a supervising parent: with SUPERVISE_CONFIG
 // set it runs Run with that configuration (JSON) and exits with its status,
-// so the tests watch a real parent from outside, as gosu's would be.
+// so the tests watch a real parent from outside, as gosu's would be. Run
+// execs the test binary again as the supervisor (Resume), and the child it
+// starts is the test binary too, standing in for the fresh gosu: it waits
+// at the gate (AwaitParent), then execs the command in argv. With
+// SUPERVISE_BLOCK=N,... the child blocks those signals first, so that the
+// command and what it starts inherit them blocked.
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "--"+ResumeOption+"=") {
+		os.Exit(Resume(os.Args))
+	}
+	if args, gate, err := TakeSync(os.Args); gate >= 0 || err != nil {
+		if err == nil {
+			err = AwaitParent(gate)
+		}
+		if err == nil {
+			err = blockFromEnv()
+		}
+		if err == nil {
+			err = syscall.Exec(args[1], args[1:], os.Environ())
+		}
+		os.Stderr.WriteString("test child: " + err.Error() + "\n")
+		os.Exit(97)
+	}
 	if cfg := os.Getenv("SUPERVISE_CONFIG"); cfg != "" {
 		runtime.LockOSThread()
 		var c Config
@@ -41,6 +64,25 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// blockFromEnv blocks the signals SUPERVISE_BLOCK lists, on this thread,
+// which then execs.
+func blockFromEnv() error {
+	list := os.Getenv("SUPERVISE_BLOCK")
+	if list == "" {
+		return nil
+	}
+	var set unix.Sigset_t
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return err
+		}
+		sigAdd(&set, n)
+	}
+	runtime.LockOSThread()
+	return unix.PthreadSigmask(unix.SIG_BLOCK, &set, nil)
+}
+
 func need(t *testing.T, ok bool, why string) {
 	t.Helper()
 	testenv.Need(t, ok, why)
@@ -57,9 +99,20 @@ type parent struct {
 	stdout, stderr bytes.Buffer
 }
 
-// sh returns a Config that runs sh -c script as the child.
-func sh(script string) Config {
-	return Config{Path: "/bin/sh", Argv: []string{"sh", "-c", script}, Name: "gosu", Grace: 5 * time.Second}
+// testBinary is this test binary, which stands in for the fresh gosu.
+func testBinary(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// sh returns a Config that runs sh -c script as the command, through the
+// test binary standing in for the fresh gosu.
+func sh(t *testing.T, script string) Config {
+	return Config{Path: testBinary(t), Argv: []string{"gosu-child", "/bin/sh", "-c", script}, Name: "gosu", Grace: 5 * time.Second}
 }
 
 // startParent starts the parent for c, under wrap (e.g. unshare) if given.
@@ -154,7 +207,7 @@ func TestExitStatus(t *testing.T) {
 			{"exit 0", 0}, {"exit 1", 1}, {"exit 2", 2}, {"exit 42", 42}, {"exit 127", 127}, {"exit 255", 255},
 			{"kill -TERM $$", 143}, {"kill -KILL $$", 137},
 		} {
-			c := sh(tc.script)
+			c := sh(t, tc.script)
 			c.Init = true
 			if code, _, stderr := runParent(t, c, wrap...); code != tc.want {
 				t.Errorf("%s: %q: status %d, want %d (stderr %q)", name, tc.script, code, tc.want, stderr)
@@ -164,17 +217,17 @@ func TestExitStatus(t *testing.T) {
 }
 
 func TestSuccessCodes(t *testing.T) {
-	c := sh("exit 3")
+	c := sh(t, "exit 3")
 	c.Init, c.Success = true, []int{3, 143}
 	if code, _, _ := runParent(t, c); code != 0 {
 		t.Errorf("exit 3 with Success [3 143]: %d, want 0", code)
 	}
-	c = sh("kill -TERM $$")
+	c = sh(t, "kill -TERM $$")
 	c.Init, c.Success = true, []int{143}
 	if code, _, _ := runParent(t, c); code != 0 {
 		t.Errorf("TERM with Success [143]: %d, want 0", code)
 	}
-	c = sh("exit 4")
+	c = sh(t, "exit 4")
 	c.Init, c.Success = true, []int{3}
 	if code, _, _ := runParent(t, c); code != 4 {
 		t.Errorf("exit 4 with Success [3]: %d, want 4", code)
@@ -212,7 +265,7 @@ func TestForwardSignals(t *testing.T) {
 			dir := t.TempDir()
 			// exec, so that the sleep is the child: sh would ignore INT
 			// and QUIT for an asynchronous command.
-			c := sh("echo $$ > " + dir + "/pid; exec sleep 100")
+			c := sh(t, "echo $$ > " + dir + "/pid; exec sleep 100")
 			c.Init = true
 			p := startParent(t, c, wrap...)
 			waitFile(t, dir+"/pid")
@@ -253,7 +306,7 @@ func TestReapOrphans(t *testing.T) {
 		dir := t.TempDir()
 		// 50 orphans that exit at once, then a look at what is left in the
 		// init's children: no zombie.
-		c := sh(`i=0; while [ $i -lt 50 ]; do (sleep 0.1 &) ; i=$((i+1)); done; sleep 1
+		c := sh(t, `i=0; while [ $i -lt 50 ]; do (sleep 0.1 &) ; i=$((i+1)); done; sleep 1
 			ppid=$(awk '{print $4}' /proc/$$/stat)
 			for p in /proc/[0-9]*; do
 				s=$(cat $p/stat 2>/dev/null) || continue
@@ -275,7 +328,7 @@ func TestReapOrphans(t *testing.T) {
 func TestLeftoversGetTERM(t *testing.T) {
 	for name, wrap := range modes(t) {
 		dir := t.TempDir()
-		c := sh(`setsid sh -c 'trap "echo clean > ` + dir + `/marker; exit 0" TERM; echo > ` + dir + `/ready; while :; do sleep 0.05; done' &
+		c := sh(t, `setsid sh -c 'trap "echo clean > ` + dir + `/marker; exit 0" TERM; echo > ` + dir + `/ready; while :; do sleep 0.05; done' &
 			while [ ! -s ` + dir + `/ready ]; do sleep 0.01; done; exit 5`)
 		c.Init = true
 		start := time.Now()
@@ -292,7 +345,7 @@ func TestLeftoversGetTERM(t *testing.T) {
 func TestLeftoversGetKILL(t *testing.T) {
 	for name, wrap := range modes(t) {
 		dir := t.TempDir()
-		c := sh(`setsid sh -c 'trap "" TERM; echo > ` + dir + `/ready; while :; do sleep 0.05; done' &
+		c := sh(t, `setsid sh -c 'trap "" TERM; echo > ` + dir + `/ready; while :; do sleep 0.05; done' &
 			while [ ! -s ` + dir + `/ready ]; do sleep 0.01; done; exit 6`)
 		c.Init, c.Grace = true, 300*time.Millisecond
 		start := time.Now()
@@ -314,13 +367,14 @@ func TestParentLockedDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	c := sh("readlink /proc/$$/fd/3 > " + dir + "/childfd; echo > " + dir + "/ready; exec sleep 100")
+	c := sh(t, "readlink /proc/$$/fd/3 > " + dir + "/childfd; echo > " + dir + "/ready; exec sleep 100")
 	c.Init = true
 	p := startParentFiles(t, c, []*os.File{f})
 	waitFile(t, dir+"/ready")
 	pid := strconv.Itoa(p.cmd.Process.Pid)
 	// The command keeps the inherited descriptor; the parent holds only
-	// stdio and its self-pipe.
+	// stdio, its self-pipe and its signalfd (the gate closed at the
+	// command's exec).
 	if b, _ := os.ReadFile(dir + "/childfd"); string(b) != f.Name()+"\n" {
 		t.Errorf("the command's fd 3 is %q, want %s", b, f.Name())
 	}
@@ -330,12 +384,12 @@ func TestParentLockedDown(t *testing.T) {
 		l, _ := os.Readlink("/proc/" + pid + "/fd/" + e.Name())
 		links = append(links, e.Name()+"->"+l)
 		// Go's runtime (1.25+) keeps the cgroup CPU limit files open.
-		if n, _ := strconv.Atoi(e.Name()); n > 2 && !strings.HasPrefix(l, "pipe:") && !strings.HasPrefix(l, "/sys/fs/cgroup/") {
+		if n, _ := strconv.Atoi(e.Name()); n > 2 && !strings.HasPrefix(l, "pipe:") && l != "anon_inode:[signalfd]" && !strings.HasPrefix(l, "/sys/fs/cgroup/") {
 			t.Errorf("the parent holds fd %s -> %s", e.Name(), l)
 		}
 	}
 	if pipes := strings.Count(strings.Join(links, " "), "pipe:"); pipes != 4 {
-		t.Errorf("the parent's descriptors: %q, want stdio and the self-pipe", links)
+		t.Errorf("the parent's descriptors: %q, want stdio, the self-pipe and a signalfd", links)
 	}
 	// The parent locks itself down just after starting the child.
 	var status []byte

@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"gosu/internal/errs"
 )
 
 // ErrLeadsSession is Detach's refusal for a session leader with a
@@ -31,7 +33,9 @@ var ErrLeadsSession = errors.New("gosu leads its session and has a controlling t
 // A session leader is refused (ErrLeadsSession): after TIOCNOTTY it would
 // still lead its session, and a session leader without a terminal may make
 // any terminal that is no session's its controlling one again (TIOCSCTTY),
-// which TIOCNOTTY has just made this one. See LeadsSession.
+// which TIOCNOTTY has just made this one; the plan runs such a process's
+// command under a supervising parent instead (package supervise, and
+// plan's detach).
 func Detach() error {
 	if _, err := unix.Setsid(); err == nil {
 		return nil
@@ -41,12 +45,12 @@ func Detach() error {
 		return nil // there is no controlling terminal
 	}
 	if err != nil {
-		return errors.New("opening the controlling terminal: " + err.Error())
+		return errs.Wrap("opening the controlling terminal", err)
 	}
 	if sid, _ := unix.Getsid(0); sid == unix.Getpid() {
 		err = ErrLeadsSession
 	} else if err = unix.IoctlSetInt(fd, unix.TIOCNOTTY, 0); err != nil {
-		err = errors.New("detaching from the controlling terminal: " + err.Error())
+		err = errs.Wrap("detaching from the controlling terminal", err)
 	}
 	unix.Close(fd)
 	return err

@@ -1,13 +1,14 @@
 package tty
 
 import (
-	"errors"
 	"runtime"
 	"strconv"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"gosu/internal/errs"
 )
 
 // PTY is a new pseudo-terminal pair, as raw descriptors: the relay reads
@@ -53,7 +54,7 @@ func Open(uid uint32) (PTY, error) {
 	}
 	if err != nil {
 		p.Close()
-		return PTY{}, errors.New(what + ": " + err.Error())
+		return PTY{}, errs.Wrap(what, err)
 	}
 	return p, nil
 }
@@ -107,9 +108,9 @@ func (p PTY) Resize(fd int) error {
 
 // MakeRaw puts the terminal at fd in raw mode (cfmakeraw(3)), so that every
 // key, Ctrl-C and Ctrl-Z included, reaches the command's terminal as a byte,
-// and returns the settings to restore. From a background process group the
-// kernel stops the caller with SIGTTOU first, as job control wants: the
-// terminal belongs to the foreground.
+// and returns the settings to restore. The change is made with SIGTTOU
+// blocked, so that it never stops the caller: whoever calls it checks first
+// that the terminal is its to change (MayChange).
 func MakeRaw(fd int) (*unix.Termios, error) {
 	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
@@ -122,10 +123,32 @@ func MakeRaw(fd int) (*unix.Termios, error) {
 	t.Cflag &^= unix.CSIZE | unix.PARENB
 	t.Cflag |= unix.CS8
 	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &t); err != nil {
+	if err := withoutTTOU(fd, unix.TCSETS, unsafe.Pointer(&t)); err != nil {
 		return nil, err
 	}
 	return old, nil
+}
+
+// AwaitForeground returns once the caller may change the terminal at fd,
+// the way stty(1) finds out: it sets the terminal's own settings again,
+// which changes nothing, and lets the kernel's job control act. A job in
+// the background is stopped with SIGTTOU, and the call starts again each
+// time the job is continued, until it is in the foreground. The caller's
+// SIGTTOU must be in its default state (as Go leaves it); a signal that
+// ends the caller (TERM, HUP) takes effect when the job is continued, as
+// timeout(1) does it (TERM, then CONT). A job whose process group is
+// orphaned has no shell to bring it to the foreground: the kernel answers
+// EIO, as it does stty. Not the caller's controlling terminal, or SIGTTOU
+// ignored: returns at once, as stty would change the terminal then.
+func AwaitForeground(fd int) error {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err == nil {
+		err = unix.IoctlSetTermios(fd, unix.TCSETS, t)
+	}
+	if err == unix.EIO {
+		return errs.Explain("gosu is in the background of its terminal, in an orphaned process group: no shell can bring it to the foreground", err)
+	}
+	return err
 }
 
 // Restore sets the terminal at fd back to t, also from a background process
@@ -145,6 +168,18 @@ func ForegroundGroup(fd int) (int, error) {
 // terminal and the caller's process group is in its foreground.
 func Foreground(fd int) bool {
 	pgrp, err := ForegroundGroup(fd)
+	return err == nil && pgrp == unix.Getpgrp()
+}
+
+// MayChange reports whether the caller may change the terminal at fd
+// without job control stopping it: it is a terminal and either not the
+// caller's controlling terminal (ENOTTY from TIOCGPGRP) or one whose
+// foreground is the caller's process group.
+func MayChange(fd int) bool {
+	pgrp, err := ForegroundGroup(fd)
+	if err == unix.ENOTTY {
+		return IsTerminal(fd)
+	}
 	return err == nil && pgrp == unix.Getpgrp()
 }
 

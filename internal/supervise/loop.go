@@ -1,0 +1,419 @@
+package supervise
+
+import (
+	"strconv"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"gosu/internal/fds"
+)
+
+// How long the relay goes on after the command exited: until no output came
+// for drainIdle, and never longer than drainMax, so that a process left
+// behind that keeps writing cannot keep gosu (and the caller's terminal in
+// raw mode) forever. killWait bounds the wait for SIGKILLed leftovers;
+// rescan is how often the leftovers are listed again meanwhile.
+const (
+	drainIdle = 100 * time.Millisecond
+	drainMax  = 500 * time.Millisecond
+	killWait  = 2 * time.Second
+	rescan    = 50 * time.Millisecond
+)
+
+type phase int
+
+const (
+	running  phase = iota // the command runs
+	grace                 // it exited; what it left got SIGTERM
+	killing               // the grace period ended; what is left got SIGKILL
+	draining              // relaying the last output
+	done
+)
+
+// supervisor is the loop that Resume runs, in the shape of tini's: wait
+// for a signal (or relay I/O, or a deadline), handle it, collect children,
+// move on. There is no goroutine blocked in wait4 and no timer: deadlines
+// are poll(2) timeouts.
+type supervisor struct {
+	st       state
+	name     string
+	pid      int  // the child; also its process group
+	self     int  // this process, whose own signals are not forwarded
+	reapAll  bool // wait for every child: the init, or PID 1
+	pid1     bool
+	children bool // waitid said children remain
+	reaped   bool // a child other than the command was collected
+	exited   bool // the command was reaped: its PID is no longer ours to signal
+	execed   bool // the child has exec'd the command (the gate closed)
+	hurry    bool // asked to end after the command exited
+	ws       unix.WaitStatus
+
+	term  int // the terminal whose foreground the command got, or -1
+	relay *relay
+	gate  int // the parent's end of the gate, until the command's exec closes it
+
+	sigR, sigW int    // the self-pipe os/signal's goroutine writes to
+	sigfd      int    // the signalfd of every signal blocked on all threads
+	held       uint64 // signals from the self-pipe waiting for the command's exec (bit N-1)
+
+	phase    phase
+	deadline time.Time
+	termed   map[int]bool // leftovers already sent SIGTERM
+	pids     []int        // the last listing of children
+	buf      []byte       // for reading /proc
+}
+
+func newSupervisor(st state, name string) *supervisor {
+	s := &supervisor{st: st, name: name, pid: st.pid, self: unix.Getpid(), term: st.initTerm, gate: st.gate,
+		sigR: -1, sigW: -1, sigfd: -1, termed: map[int]bool{}}
+	s.pid1 = s.self == 1
+	s.reapAll = st.flags&flagInit != 0 || s.pid1
+	unix.CloseOnExec(st.gate)
+	if st.master >= 0 {
+		unix.CloseOnExec(st.master)
+		s.relay = newRelay(st.master, st.relayTerm, st.relayOut, st.flags&flagRelayIn != 0)
+	}
+	return s
+}
+
+func (s *supervisor) option() string {
+	switch {
+	case s.st.flags&flagInit != 0:
+		return "init"
+	case s.relay != nil:
+		return "pty"
+	}
+	return "detach-tty"
+}
+
+func (s *supervisor) message(msg string) { message(s.name, msg) }
+
+// loop is tini's main loop.
+func (s *supervisor) loop() {
+	var pfds []unix.PollFd
+	for s.phase != done {
+		pfds = append(pfds[:0], unix.PollFd{Fd: int32(s.sigR), Events: unix.POLLIN})
+		gate, sigfd := -1, -1
+		if s.gate >= 0 {
+			gate = len(pfds)
+			pfds = append(pfds, unix.PollFd{Fd: int32(s.gate), Events: unix.POLLIN})
+		} else {
+			// Until the command's exec the kernel holds these, so that
+			// none reaches the gosu before it.
+			sigfd = len(pfds)
+			pfds = append(pfds, unix.PollFd{Fd: int32(s.sigfd), Events: unix.POLLIN})
+		}
+		if s.relay != nil {
+			pfds = s.relay.pollFds(pfds, s.exited)
+		}
+		_, err := unix.Poll(pfds, s.timeout(time.Now()))
+		if err != nil && err != unix.EINTR {
+			s.message("waiting for events: " + err.Error())
+			s.phase = done
+			break
+		}
+		if gate >= 0 && pfds[gate].Revents != 0 {
+			s.execDone()
+		}
+		if err == nil && s.relay != nil {
+			s.relay.io(pfds, time.Now())
+		}
+		s.runtimeSignals()
+		if sigfd >= 0 && pfds[sigfd].Revents != 0 {
+			s.blockedSignals()
+		}
+		s.advance(time.Now())
+	}
+}
+
+// execDone reads the gate: end-of-file means the child has exec'd the
+// command (or exited), and the signals held until then are forwarded.
+func (s *supervisor) execDone() {
+	var b [1]byte
+	if n, err := unix.Read(s.gate, b[:]); n > 0 || err == unix.EAGAIN || err == unix.EINTR {
+		return
+	}
+	unix.Close(s.gate)
+	s.gate, s.execed = -1, true
+	for n := 1; s.held != 0; n++ {
+		if s.held&1 != 0 {
+			s.signal(sigOf(n))
+		}
+		s.held >>= 1
+	}
+}
+
+// timeout is poll's timeout in milliseconds: until the next deadline.
+func (s *supervisor) timeout(now time.Time) int {
+	var d time.Duration
+	switch s.phase {
+	case grace, killing:
+		d = min(s.deadline.Sub(now), rescan)
+	case draining:
+		d = min(s.relay.last.Add(drainIdle).Sub(now), s.relay.stop.Sub(now))
+	default:
+		return -1
+	}
+	return int(max(d, 0)+time.Millisecond-1) / int(time.Millisecond)
+}
+
+// advance moves through the phases once the command has exited.
+func (s *supervisor) advance(now time.Time) {
+	for {
+		switch s.phase {
+		case running:
+			if !s.exited {
+				return
+			}
+			if s.st.flags&flagInit == 0 || !s.children {
+				s.drain(now)
+				continue
+			}
+			if s.st.graceMS <= 0 {
+				s.kill(now)
+				continue
+			}
+			s.leftovers(unix.SIGTERM)
+			s.phase, s.deadline = grace, now.Add(s.st.grace())
+		case grace:
+			if !s.children {
+				s.drain(now)
+				continue
+			}
+			if now.Before(s.deadline) {
+				s.leftovers(unix.SIGTERM) // orphans that arrived since
+				return
+			}
+			// In milliseconds: strconv.FormatFloat would cost 7 KB of the
+			// binary's size budget for this one line.
+			s.message("--init: processes left by the command were still running " +
+				strconv.Itoa(s.st.graceMS) + " ms after SIGTERM; sending SIGKILL")
+			s.kill(now)
+		case killing:
+			if !s.children || !now.Before(s.deadline) {
+				s.drain(now)
+				continue
+			}
+			s.leftovers(unix.SIGKILL)
+			return
+		case draining:
+			if r := s.relay; r == nil || s.hurry || r.outDone || !now.Before(r.last.Add(drainIdle)) || !now.Before(r.stop) {
+				s.phase = done
+			}
+			return
+		default:
+			return
+		}
+	}
+}
+
+func (s *supervisor) kill(now time.Time) {
+	s.leftovers(unix.SIGKILL)
+	s.phase, s.deadline = killing, now.Add(killWait)
+}
+
+func (s *supervisor) drain(now time.Time) {
+	s.phase = draining
+	if s.relay != nil {
+		s.relay.drainFrom(now)
+	}
+}
+
+// leftovers sends sig to what the command left. As PID 1 that is everyone
+// else in the PID namespace (kill(-1)). As a subreaper it is gosu's own
+// children, listed from /proc and signalled one by one; the command's
+// process group already got its signal while the command was a zombie
+// (reap). A listed child cannot be replaced by another process before it
+// is signalled: one that exits stays a zombie, its PID held, until reap
+// collects it, and reap never runs between listing and kill. SIGTERM goes
+// to each child once, and the listing is repeated until it shows none new
+// (orphans are reparented while it is read); their own children follow as
+// they are orphaned in turn.
+func (s *supervisor) leftovers(sig unix.Signal) {
+	s.reaped = false
+	if s.pid1 {
+		unix.Kill(-1, sig)
+		return
+	}
+	for {
+		fresh := false
+		for _, pid := range s.listChildren() {
+			if sig == unix.SIGTERM {
+				if s.termed[pid] {
+					continue
+				}
+				s.termed[pid] = true
+			}
+			fresh = true
+			unix.Kill(pid, sig)
+		}
+		if !fresh || sig != unix.SIGTERM {
+			return
+		}
+	}
+}
+
+// listChildren lists gosu's children from each thread's
+// /proc/self/task/TID/children (orphans are given to any live thread of a
+// subreaper), each file read to its end: thousands of children are more
+// than one read returns. Without /proc the list is empty.
+func (s *supervisor) listChildren() []int {
+	s.pids = s.pids[:0]
+	dir, err := unix.Open("/proc/self/task", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	tids, _ := fds.List(dir)
+	unix.Close(dir)
+	if s.buf == nil {
+		s.buf = make([]byte, 16<<10)
+	}
+	for _, tid := range tids {
+		fd, err := unix.Open("/proc/self/task/"+strconv.Itoa(tid)+"/children", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		n := 0
+		for {
+			if n == len(s.buf) {
+				s.buf = append(s.buf, make([]byte, len(s.buf))...)
+			}
+			m, err := unix.Read(fd, s.buf[n:])
+			if err == unix.EINTR {
+				continue
+			}
+			if m <= 0 {
+				break
+			}
+			n += m
+		}
+		unix.Close(fd)
+		s.pids = appendPIDs(s.pids, s.buf[:n])
+	}
+	return s.pids
+}
+
+// appendPIDs appends the space-separated decimal PIDs of a children file.
+func appendPIDs(pids []int, b []byte) []int {
+	pid, digits := 0, false
+	for _, c := range b {
+		if c >= '0' && c <= '9' {
+			pid, digits = pid*10+int(c-'0'), true
+			continue
+		}
+		if digits {
+			pids = append(pids, pid)
+		}
+		pid, digits = 0, false
+	}
+	if digits {
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// reap collects children: only the command, or, for the init (and PID 1),
+// everyone; stops of the command are reported too. Each child is looked at
+// first without collecting it (WNOWAIT): the command, once exited, stays a
+// zombie until its process group has had the init's signal, since only
+// while it is unreaped can no other process get its PID, which is also the
+// group's id.
+func (s *supervisor) reap() {
+	idType, id := unix.P_ALL, 0
+	if !s.reapAll {
+		idType, id = unix.P_PID, s.pid
+	}
+	for {
+		var si unix.Siginfo
+		err := unix.Waitid(idType, id, &si, unix.WEXITED|unix.WSTOPPED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil: // ECHILD
+			s.children = false
+			return
+		case si.Signo == 0:
+			s.children = true
+			return
+		}
+		pid := chldPID(&si)
+		if si.Code == cldTrapped || si.Code == cldStopped {
+			// Collect the report of the stop alone: an exit in between
+			// stays to be seen.
+			unix.Waitid(unix.P_PID, pid, &si, unix.WSTOPPED|unix.WNOHANG|unix.WALL, nil)
+			if pid == s.pid && !s.exited {
+				s.stopped()
+			}
+			continue
+		}
+		if pid == s.pid && s.st.flags&flagInit != 0 && !s.pid1 {
+			sig := unix.SIGTERM
+			if s.st.graceMS <= 0 {
+				sig = unix.SIGKILL
+			}
+			unix.Kill(-s.pid, sig)
+		}
+		var ws unix.WaitStatus
+		if r, _ := unix.Wait4(pid, &ws, unix.WNOHANG|unix.WALL, nil); r != pid {
+			s.children = true // cannot happen to a zombie; never spin on it
+			return
+		}
+		if pid == s.pid {
+			s.exited, s.ws = true, ws
+		} else {
+			s.reaped = true
+			delete(s.termed, pid)
+		}
+	}
+}
+
+// si_code values of SIGCHLD (include/uapi/asm-generic/siginfo.h).
+const (
+	cldTrapped = 4
+	cldStopped = 5
+)
+
+// chldPID is si_pid of a SIGCHLD siginfo: the first field of the union that
+// follows three ints, at the next pointer-aligned offset (16 on 64-bit
+// architectures, 12 on 32-bit ones; mips swaps si_code and si_errno, not
+// the union's place).
+func chldPID(si *unix.Siginfo) int {
+	const ptr = unsafe.Sizeof(uintptr(0))
+	const off = (12 + ptr - 1) &^ (ptr - 1)
+	return int(*(*int32)(unsafe.Add(unsafe.Pointer(si), off)))
+}
+
+// status is the exit status: the command's code, or 128+N for signal N.
+func (s *supervisor) status() int {
+	code := s.ws.ExitStatus()
+	if s.ws.Signaled() {
+		code = 128 + int(s.ws.Signal())
+	}
+	code &= 0xff
+	for _, ok := range s.st.success {
+		if code == ok {
+			return 0
+		}
+	}
+	return code
+}
+
+// finish gives the terminal back, hangs up the pseudo-terminal, and
+// returns the status; for an interrupt from the terminal it re-raises it.
+func (s *supervisor) finish() int {
+	if s.relay != nil {
+		s.relay.end()
+	}
+	if s.term >= 0 {
+		s.leave()
+	}
+	status := s.status()
+	if s.ws.Signaled() && status != 0 && (s.relay != nil || s.term >= 0) && !s.pid1 {
+		if sig := s.ws.Signal(); sig == unix.SIGINT || sig == unix.SIGQUIT {
+			raise(sig)
+		}
+	}
+	return status
+}
