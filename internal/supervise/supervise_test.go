@@ -265,7 +265,7 @@ func TestForwardSignals(t *testing.T) {
 			dir := t.TempDir()
 			// exec, so that the sleep is the child: sh would ignore INT
 			// and QUIT for an asynchronous command.
-			c := sh(t, "echo $$ > " + dir + "/pid; exec sleep 100")
+			c := sh(t, "echo $$ > "+dir+"/pid; exec sleep 100")
 			c.Init = true
 			p := startParent(t, c, wrap...)
 			waitFile(t, dir+"/pid")
@@ -312,7 +312,7 @@ func TestReapOrphans(t *testing.T) {
 				s=$(cat $p/stat 2>/dev/null) || continue
 				set -- ${s##*) }
 				[ "$2" = "$ppid" ] && [ "$1" = Z ] && echo zombie ${p#/proc/}
-			done > ` + dir + `/zombies; exit 7`)
+			done > `+dir+`/zombies; exit 7`)
 		c.Init = true
 		code, _, stderr := runParent(t, c, wrap...)
 		z, _ := os.ReadFile(dir + "/zombies")
@@ -328,8 +328,8 @@ func TestReapOrphans(t *testing.T) {
 func TestLeftoversGetTERM(t *testing.T) {
 	for name, wrap := range modes(t) {
 		dir := t.TempDir()
-		c := sh(t, `setsid sh -c 'trap "echo clean > ` + dir + `/marker; exit 0" TERM; echo > ` + dir + `/ready; while :; do sleep 0.05; done' &
-			while [ ! -s ` + dir + `/ready ]; do sleep 0.01; done; exit 5`)
+		c := sh(t, `setsid sh -c 'trap "echo clean > `+dir+`/marker; exit 0" TERM; echo > `+dir+`/ready; while :; do sleep 0.05; done' &
+			while [ ! -s `+dir+`/ready ]; do sleep 0.01; done; exit 5`)
 		c.Init = true
 		start := time.Now()
 		code, _, stderr := runParent(t, c, wrap...)
@@ -345,8 +345,8 @@ func TestLeftoversGetTERM(t *testing.T) {
 func TestLeftoversGetKILL(t *testing.T) {
 	for name, wrap := range modes(t) {
 		dir := t.TempDir()
-		c := sh(t, `setsid sh -c 'trap "" TERM; echo > ` + dir + `/ready; while :; do sleep 0.05; done' &
-			while [ ! -s ` + dir + `/ready ]; do sleep 0.01; done; exit 6`)
+		c := sh(t, `setsid sh -c 'trap "" TERM; echo > `+dir+`/ready; while :; do sleep 0.05; done' &
+			while [ ! -s `+dir+`/ready ]; do sleep 0.01; done; exit 6`)
 		c.Init, c.Grace = true, 300*time.Millisecond
 		start := time.Now()
 		code, _, stderr := runParent(t, c, wrap...)
@@ -367,7 +367,7 @@ func TestParentLockedDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	c := sh(t, "readlink /proc/$$/fd/3 > " + dir + "/childfd; echo > " + dir + "/ready; exec sleep 100")
+	c := sh(t, "readlink /proc/$$/fd/3 > "+dir+"/childfd; echo > "+dir+"/ready; exec sleep 100")
 	c.Init = true
 	p := startParentFiles(t, c, []*os.File{f})
 	waitFile(t, dir+"/ready")
