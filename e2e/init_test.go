@@ -1,14 +1,18 @@
 package e2e
 
 import (
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // An init is tried in two places: as PID 1 of a new PID namespace, and as a
@@ -397,4 +401,185 @@ func TestInitForeground(t *testing.T) {
 
 func regexpFind(re, s string) []string {
 	return regexp.MustCompile(re).FindStringSubmatch(s)
+}
+
+// TestInitGroupIDReuse: the init never signals a process group by an id
+// that may have become another process's. The command leaves a process
+// that ignores SIGTERM (so the grace period runs to its end) and exits;
+// once the init has reaped it, a root process outside gosu is given the
+// command's PID (ns_last_pid, in a PID namespace of the test's own) and
+// leads a session, so its process group has the command's old id. The
+// init used to send SIGKILL to that id when the grace period ended; it must
+// reach only its own listed children.
+func TestInitGroupIDReuse(t *testing.T) {
+	needRoot(t)
+	unshare := needTool(t, "unshare", "util-linux")
+	dir := sharedDir(t)
+	g := strings.Join(withAccounts(bin+"/gosu"), " ")
+	script := `export D=` + dir + `
+` + g + ` --init --init-grace=0.5 app sh -c '
+	setsid sh -c "trap \"\" TERM; echo > $D/left; exec sleep 100" &
+	echo $$ > $D/cmd; while [ ! -s $D/left ]; do sleep 0.01; done; exit 0' &
+GOSU=$!
+while [ ! -s $D/cmd ]; do sleep 0.01; done
+CMD=$(cat $D/cmd)
+while [ -e /proc/$CMD ]; do sleep 0.005; done
+echo $((CMD - 1)) > /proc/sys/kernel/ns_last_pid
+setsid sleep 30 &
+VICTIM=$!
+wait $GOSU
+echo "gosu=$? cmd=$CMD victim=$VICTIM"
+kill -0 $VICTIM && echo victim-alive
+kill $VICTIM`
+	// Bounded: the namespace, and all in it, ends with unshare.
+	r := run(t, nil, needTool(t, "timeout", "coreutils"), "60", unshare, "-fp", "--kill-child", "--mount-proc", "sh", "-c", script)
+	m := regexpFind(`gosu=(\d+) cmd=(\d+) victim=(\d+)`, r.stdout)
+	if m == nil || m[1] != "0" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if m[2] != m[3] {
+		t.Fatalf("the victim got PID %s, not the command's %s: the test could not set it up", m[3], m[2])
+	}
+	if !strings.Contains(r.stdout, "victim-alive") {
+		t.Errorf("the init killed a process that took the command's PID (and so its process group id): %q, stderr %q", r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "sending SIGKILL") {
+		t.Errorf("the leftover that ignores SIGTERM did not get SIGKILL: stderr %q", r.stderr)
+	}
+}
+
+// TestInitIgnoredSignals: signals gosu was started with ignored (nohup, a
+// script's background job, a supervisor) are still forwarded to a command
+// that catches them, as tini does and as the command would get them without
+// a parent; and the command starts with exactly the dispositions plain gosu
+// gives it: HUP, INT and TSTP stay ignored, USR1 does not (Go's runtime
+// replaces it in any gosu; docs/design.md).
+func TestInitIgnoredSignals(t *testing.T) {
+	needRoot(t)
+	g := strings.Join(withAccounts(bin+"/gosu"), " ")
+	ign := `trap "" HUP INT USR1 TSTP; exec "$@"`
+	plain := run(t, nil, "sh", "-c", ign+` `+g+` app sh -c 'grep SigIgn /proc/$$/status'`)
+	init := run(t, nil, "sh", "-c", ign+` `+g+` --init app sh -c 'grep SigIgn /proc/$$/status'`)
+	if want := "SigIgn:\t0000000000080003\n"; plain.stdout != want || init.stdout != want {
+		t.Errorf("SigIgn of the command: plain gosu %q, --init %q; want %q for both", plain.stdout, init.stdout, want)
+	}
+	for _, c := range initCases(t) {
+		if c.pid1 {
+			continue
+		}
+		argv := append([]string{"sh", "-c", ign, "sh"}, c.argv(nil, "app", bin+"/signals", "catch", "1", "2", "10")...)
+		s := startInit(t, argv)
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(s.stdout.String(), "ready") && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGUSR1} {
+			syscall.Kill(s.cmd.Process.Pid, sig)
+		}
+		if code := s.wait(t, 10*time.Second); code != 0 {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want HUP, INT and USR1 forwarded", c.name, code, s.stdout.String(), s.stderr.String())
+		}
+	}
+}
+
+// TestInitSignalBursts: bursts of real-time and standard signals sent at
+// random moments of start-up, from gosu's first instruction on (before
+// the child exists, while it starts, while the parent execs itself again,
+// after the command's exec), all reach the command: every real-time signal
+// as many times as it was sent, every standard one at least once (standard
+// signals pending together are one, in the kernel as in os/signal). The
+// signals are blocked when gosu starts, as a program that must see every
+// signal from its first instruction is started: the mask passes through
+// gosu to the command (the signals helper), which counts them from a
+// signalfd. (HUP, INT, QUIT, ABRT and TERM are left out: Go's runtime
+// unblocks those in any gosu, and one arriving before the parent catches
+// it ends gosu, which then starts nothing.)
+func TestInitSignalBursts(t *testing.T) {
+	needRoot(t)
+	std := []int{10, 12, 14, 28}
+	rt := []int{35, 36, 40, 50, 63}
+	const until = 64
+	list := []string{}
+	for _, n := range append(append(append([]int{}, std...), rt...), until) {
+		list = append(list, strconv.Itoa(n))
+	}
+	argv := withAccounts(append([]string{bin + "/gosu", "--init", "app", bin + "/signals", "count", strconv.Itoa(until)}, list...)...)
+	var mask unix.Sigset_t
+	for _, n := range append(append(append([]int{}, std...), rt...), until) {
+		mask.Val[(n-1)/64] |= 1 << ((n - 1) % 64)
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 12))
+	for run := range 12 {
+		s := startBlocked(t, argv, &mask)
+		pid := s.cmd.Process.Pid
+		sent := map[int]int{}
+		start := time.Now()
+		// Bursts at random moments in the first 30 ms (the whole start-up
+		// of parent and child here), the first at once.
+		for b := range 6 {
+			if b > 0 {
+				time.Sleep(time.Until(start.Add(time.Duration(rng.IntN(30000)) * time.Microsecond)))
+			}
+			for _, n := range rt {
+				for range 1 + rng.IntN(20) {
+					syscall.Kill(pid, syscall.Signal(n))
+					sent[n]++
+				}
+			}
+			for _, n := range std {
+				if rng.IntN(2) == 0 {
+					syscall.Kill(pid, syscall.Signal(n))
+					sent[n]++
+				}
+			}
+		}
+		syscall.Kill(pid, until)
+		if code := s.wait(t, 20*time.Second); code != 0 {
+			t.Fatalf("run %d: exit %d, stdout %q, stderr %q", run, code, s.stdout.String(), s.stderr.String())
+		}
+		for _, n := range rt {
+			if want := strconv.Itoa(n) + "=" + strconv.Itoa(sent[n]) + "\n"; !strings.Contains(s.stdout.String(), want) {
+				t.Errorf("run %d: signal %d sent %d times; the command got: %q", run, n, sent[n], s.stdout.String())
+			}
+		}
+		for _, n := range std {
+			if sent[n] > 0 && strings.Contains(s.stdout.String(), "\n"+strconv.Itoa(n)+"=0\n") {
+				t.Errorf("run %d: signal %d sent %d times never arrived: %q", run, n, sent[n], s.stdout.String())
+			}
+		}
+	}
+}
+
+// startBlocked starts argv with the signals in mask blocked from its first
+// instruction: the thread that forks it blocks them, and a child starts
+// with its parent thread's mask.
+func startBlocked(t *testing.T, argv []string, mask *unix.Sigset_t) *started {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var old unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, mask, &old); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	return startInit(t, argv)
+}
+
+// TestInitParentAsTarget: the command, as the user, cannot reach the init
+// it runs under: not with a signal, not through /proc/PID (environment,
+// descriptors, memory); and it holds no descriptor of the init's (the gate,
+// the self-pipe, the signalfd): it has the same ones as under plain gosu.
+func TestInitParentAsTarget(t *testing.T) {
+	needRoot(t)
+	script := `p=$PPID
+		kill -TERM $p 2>/dev/null && echo kill-worked
+		cat /proc/$p/environ >/dev/null 2>&1 && echo environ-read
+		ls /proc/$p/fd >/dev/null 2>&1 && echo fds-listed
+		head -c1 /proc/$p/mem >/dev/null 2>&1 && echo mem-read
+		` + bin + `/probe | grep '^fds='; echo done`
+	plain := gosu(t, "app", "sh", "-c", script)
+	r := gosu(t, "--init", "app", "sh", "-c", script)
+	if r.code != 0 || r.stdout != plain.stdout || !strings.HasPrefix(r.stdout, "fds=") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want nothing reached and the descriptors of plain gosu's command (%q)", r.code, r.stdout, r.stderr, plain.stdout)
+	}
 }

@@ -61,7 +61,7 @@ func build() error {
 	}
 	// The release build: static, trimmed, symbols kept.
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-w", "-o", dir+"/",
-		"./cmd/gosu", "./e2e/probe", "./e2e/withaccounts", "./e2e/tiocsti", "./e2e/fsops", "./e2e/nolandlock")
+		"./cmd/gosu", "./e2e/probe", "./e2e/withaccounts", "./e2e/tiocsti", "./e2e/fsops", "./e2e/nolandlock", "./e2e/signals")
 	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

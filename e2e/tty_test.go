@@ -410,3 +410,101 @@ func TestDetachSessionLeader(t *testing.T) {
 		}
 	}
 }
+
+// TestPTYBackground: --pty started in a background process group behaves
+// as stty does: it is stopped (tty output) before it starts anything,
+// runs once brought to the foreground, and ends when it gets SIGTERM while
+// stopped and is then continued (timeout(1) sends TERM and CONT; bash's
+// kill of a stopped job too). It used to set raw mode from the
+// background, be stopped again at every SIGCONT, and never act on the
+// TERM it had caught.
+func TestPTYBackground(t *testing.T) {
+	script := needTool(t, "script", "bsdutils")
+	s := newTmux(t)
+	g := strings.Join(withAccounts(bin+"/gosu"), " ")
+	// In script(1)'s terminal, timeout puts gosu in a process group of its
+	// own, in the background.
+	start := time.Now()
+	s.line(script + " -qec 'timeout 3 " + g + " --pty app true' /dev/null; echo status=$?")
+	s.waitFor(`^status=124$`)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("timeout 3 gosu --pty in the background took %v", took)
+	}
+	// An interactive background job: stopped, then run by fg.
+	s.line(g + " --pty app sh -c 'echo ran-$((1+1))' & echo job=$!")
+	s.waitStopped(s.job())
+	s.line("fg")
+	s.waitFor(`^ran-2$`)
+	s.line("echo fg-status=$?")
+	s.waitFor(`^fg-status=0$`)
+	if s.rawMode() {
+		t.Error("the terminal was left in raw mode")
+	}
+	// Killed while stopped: kill sends TERM and CONT to a stopped job.
+	s.line("clear; " + g + " --pty app sleep 100 & echo job=$!")
+	job := s.job()
+	s.killOnCleanup(job)
+	s.waitStopped(job)
+	s.line("kill %1; wait; echo killed")
+	s.waitFor(`^killed$`)
+	if !processGone(job, 5*time.Second) {
+		t.Errorf("gosu --pty (%d) outlived SIGTERM and SIGCONT", job)
+	}
+	if s.rawMode() {
+		t.Error("the terminal was left in raw mode")
+	}
+}
+
+// job is the PID the shell printed as job=PID last.
+func (s *tmux) job() int {
+	s.t.Helper()
+	m := regexp.MustCompile(`(?m)^job=(\d+)$`).FindAllStringSubmatch(s.waitFor(`^job=\d+$`), -1)
+	pid, _ := strconv.Atoi(m[len(m)-1][1])
+	return pid
+}
+
+// waitStopped waits until the kernel says pid is stopped (state T in
+// /proc/PID/stat), and the shell says so too.
+func (s *tmux) waitStopped(pid int) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && strings.HasPrefix(string(stat[i+1:]), " T ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("job %d never stopped: %q\n%s", pid, stat, s.pane())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.line("jobs")
+	s.waitFor(`Stopped`)
+}
+
+// TestPTYTerminated: SIGTERM to the relay reaches the command, and the
+// caller's terminal is restored on that way out too.
+func TestPTYTerminated(t *testing.T) {
+	s := newTmux(t)
+	g := strings.Join(withAccounts(bin+"/gosu"), " ")
+	s.line(g + " --pty app sleep 100; echo status=$?")
+	relay := s.shellChild()
+	s.killOnCleanup(relay)
+	child := firstChild(t, relay)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		comm, _ := os.ReadFile("/proc/" + strconv.Itoa(child) + "/comm")
+		if string(comm) == "sleep\n" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !s.rawMode() {
+		t.Error("the terminal is not in raw mode while the command runs")
+	}
+	syscall.Kill(relay, syscall.SIGTERM)
+	s.waitFor(`^status=143$`)
+	if s.rawMode() {
+		t.Error("the terminal was left in raw mode")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -44,6 +45,9 @@ func TestMain(m *testing.M) {
 		os.Stderr.WriteString("test child: " + err.Error() + "\n")
 		os.Exit(97)
 	}
+	if n, ok := strings.CutPrefix(strings.Join(os.Args[1:], " "), "--spawn="); ok {
+		os.Exit(spawn(n))
+	}
 	if cfg := os.Getenv("SUPERVISE_CONFIG"); cfg != "" {
 		runtime.LockOSThread()
 		var c Config
@@ -62,6 +66,30 @@ func TestMain(m *testing.M) {
 		os.Exit(status)
 	}
 	os.Exit(m.Run())
+}
+
+// spawn is a command that leaves N sleeps behind, each in a session of its
+// own (so that only a parent that lists its children reaches them) and
+// with SIGTERM blocked (so that a SIGTERM sent shows as pending in their
+// /proc/PID/status rather than ending them), and exits.
+func spawn(n string) int {
+	count, err := strconv.Atoi(n)
+	if err != nil {
+		return 96
+	}
+	runtime.LockOSThread()
+	var term unix.Sigset_t
+	sigAdd(&term, int(unix.SIGTERM))
+	// The mask this thread has when it forks is the children's.
+	unix.PthreadSigmask(unix.SIG_BLOCK, &term, nil)
+	attr := &syscall.ProcAttr{Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setsid: true}}
+	for range count {
+		if _, err := syscall.ForkExec("/bin/sleep", []string{"sleep", "1000"}, attr); err != nil {
+			os.Stderr.WriteString("spawn: " + err.Error() + "\n")
+			return 95
+		}
+	}
+	return 0
 }
 
 // blockFromEnv blocks the signals SUPERVISE_BLOCK lists, on this thread,
@@ -405,4 +433,161 @@ func TestParentLockedDown(t *testing.T) {
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.wait(t, 10*time.Second)
+}
+
+// childrenOf lists pid's children, each /proc/PID/task/TID/children read
+// whole.
+func childrenOf(t *testing.T, pid int) []int {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, task := range tasks {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + task.Name() + "/children")
+		pids = appendPIDs(pids, b)
+	}
+	return pids
+}
+
+// statusField returns a field of /proc/PID/status, or "" once the process
+// is gone.
+func statusField(pid int, field string) string {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// TestLeftoversAllGetTERM: 2,500 processes left behind, each in a session
+// of its own, all get SIGTERM before any gets SIGKILL: the init reads its
+// children files to the end (4 KiB of them named about 680) and lists them
+// again until no new one appears. Their SIGTERM is blocked, so it shows as
+// pending (ShdPnd) while they live on through the grace period; then they
+// get SIGKILL and none is left.
+func TestLeftoversAllGetTERM(t *testing.T) {
+	needRoot(t)
+	const n = 2500
+	c := Config{Path: testBinary(t), Argv: []string{"gosu-child", testBinary(t), "--spawn=" + strconv.Itoa(n)},
+		Name: "gosu", Init: true, Grace: 8 * time.Second}
+	p := startParent(t, c)
+	pid := p.cmd.Process.Pid
+	var kids []int
+	t.Cleanup(func() {
+		for _, k := range kids {
+			syscall.Kill(k, syscall.SIGKILL)
+		}
+	})
+	const term = 1 << (syscall.SIGTERM - 1)
+	deadline := time.Now().Add(7 * time.Second)
+	for {
+		kids = childrenOf(t, pid)
+		pending := 0
+		for _, k := range kids {
+			if v, err := strconv.ParseUint(statusField(k, "ShdPnd"), 16, 64); err == nil && v&term != 0 {
+				pending++
+			}
+		}
+		if len(kids) == n && pending == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d children of the init, %d with SIGTERM pending; want %d and %d before the grace period ends", len(kids), pending, n, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code := p.wait(t, 20*time.Second); code != 0 || !strings.Contains(p.stderr.String(), "sending SIGKILL") {
+		t.Errorf("status %d, stderr %q; want 0 and the SIGKILL message", code, p.stderr.String())
+	}
+	for _, k := range kids {
+		if statusField(k, "State") != "" {
+			t.Errorf("leftover %d still exists after the init exited", k)
+			break
+		}
+	}
+}
+
+// TestThreadsBlockSignals: every thread of the supervisor blocks every
+// signal it reads from its signalfd (USR1, USR2, PIPE, ALRM, CONT, TSTP,
+// TTIN, TTOU, XCPU, XFSZ, VTALRM, WINCH, IO, PWR and 35-64), also after a
+// storm of signals and a garbage collection made the runtime busy, so that
+// no Go handler can take one and drop it. The others it catches through
+// os/signal.
+func TestThreadsBlockSignals(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	c := sh(t, "trap '' USR1 USR2 WINCH; echo > "+dir+"/ready; while :; do sleep 0.05; done")
+	c.Init = true
+	p := startParent(t, c)
+	waitFile(t, dir+"/ready")
+	pid := p.cmd.Process.Pid
+	var want uint64
+	for n := 1; n <= 64; n++ {
+		switch sig := syscall.Signal(n); {
+		case !forwarded(sig), sig == syscall.SIGHUP, sig == syscall.SIGINT, sig == syscall.SIGQUIT,
+			sig == syscall.SIGABRT, sig == syscall.SIGTERM, sig == syscall.SIGSTKFLT, sig == syscall.SIGCHLD:
+		default:
+			want |= 1 << (n - 1)
+		}
+	}
+	check := func(when string) {
+		tasks, _ := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+		if len(tasks) < 2 {
+			t.Fatalf("%s: %d threads", when, len(tasks))
+		}
+		for _, task := range tasks {
+			b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + task.Name() + "/status")
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "SigBlk:\t"); ok {
+					if blk, _ := strconv.ParseUint(v, 16, 64); blk&want != want {
+						t.Errorf("%s: thread %s blocks %016x, lacks %016x", when, task.Name(), blk, want&^blk)
+					}
+				}
+			}
+		}
+	}
+	check("at start")
+	for range 2000 {
+		syscall.Kill(pid, syscall.SIGUSR1)
+		syscall.Kill(pid, syscall.SIGWINCH)
+		syscall.Kill(pid, syscall.SIGUSR2)
+	}
+	time.Sleep(200 * time.Millisecond)
+	check("after 6,000 signals")
+	syscall.Kill(pid, syscall.SIGTERM)
+	if code := p.wait(t, 10*time.Second); code != 143 {
+		t.Errorf("status %d after TERM, want 143", code)
+	}
+}
+
+// TestStateRoundTrip: what Run hands to Resume reads back the same, every
+// field set.
+func TestStateRoundTrip(t *testing.T) {
+	st := state{success: []int{3, 143}}
+	for i, f := range st.fields() {
+		*f = 100 + i
+	}
+	got, ok := decode(st.encode())
+	if !ok || !reflect.DeepEqual(got, st) {
+		t.Errorf("decode(encode(%+v)) = %+v, %v", st, got, ok)
+	}
+	for _, bad := range []string{"", "1,2,3", "x,5,-1,-1,-1,-1,1,0", "0,5,-1,-1,-1,-1,1,0", "7,2,-1,-1,-1,-1,1,0", "7,5,-1,-1,-1,-1,1,0,-9"} {
+		if _, ok := decode(bad); ok {
+			t.Errorf("decode(%q) accepted", bad)
+		}
+	}
+}
+
+// TestAppendPIDs: the children file's format, whatever the spacing.
+func TestAppendPIDs(t *testing.T) {
+	if got := appendPIDs(nil, []byte("12 345 6\n")); !reflect.DeepEqual(got, []int{12, 345, 6}) {
+		t.Errorf("appendPIDs = %v", got)
+	}
+	if got := appendPIDs([]int{1}, []byte("")); !reflect.DeepEqual(got, []int{1}) {
+		t.Errorf("appendPIDs of nothing = %v", got)
+	}
 }
