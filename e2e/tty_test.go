@@ -18,9 +18,8 @@ import (
 // terminal (a pty tmux owns), driven with send-keys and read with
 // capture-pane, as a person at that terminal would.
 type tmux struct {
-	t          *testing.T
-	bin, name  string
-	paneOnFail bool
+	t         *testing.T
+	bin, name string
 }
 
 var sessions atomic.Int32

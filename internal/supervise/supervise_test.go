@@ -518,7 +518,6 @@ func TestLeftoversAllGetTERM(t *testing.T) {
 // no Go handler can take one and drop it. The others it catches through
 // os/signal.
 func TestThreadsBlockSignals(t *testing.T) {
-	needRoot(t)
 	dir := t.TempDir()
 	c := sh(t, "trap '' USR1 USR2 WINCH; echo > "+dir+"/ready; while :; do sleep 0.05; done")
 	c.Init = true
