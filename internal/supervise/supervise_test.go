@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -259,6 +260,16 @@ func TestSuccessCodes(t *testing.T) {
 	c.Init, c.Success = true, []int{3}
 	if code, _, _ := runParent(t, c); code != 4 {
 		t.Errorf("exit 4 with Success [3]: %d, want 4", code)
+	}
+}
+
+// TestRunErrorWraps: the error Run returns for a child that cannot be
+// started unwraps to the kernel's answer (ENOENT is fs.ErrNotExist).
+func TestRunErrorWraps(t *testing.T) {
+	// In this process: not Init, which would make the test a subreaper.
+	_, err := Run(Config{Path: "/no/such/gosu", Argv: []string{"gosu"}, NewSession: true, Name: "gosu"})
+	if !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("Run: %v; want it to unwrap to ENOENT", err)
 	}
 }
 
