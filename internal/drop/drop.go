@@ -19,8 +19,9 @@
 //   - on any failure after Switch has started, the process exits at once,
 //     without running anything else.
 //
-// A process that goes on running after a switch (a supervising parent) must
-// never use this package: it starts a fresh gosu that switches and execs.
+// A process that goes on running (a supervising parent) must never switch:
+// it starts a fresh gosu that switches and execs. Of this package it uses
+// only ParentDeathSignal, which changes no credential.
 //
 // Going through package syscall instead would stop the world and signal
 // every runtime thread for each of the three calls (a median 0.19 ms, with a
