@@ -307,9 +307,9 @@ func TestInitParent(t *testing.T) {
 	}
 	for _, e := range ents {
 		link, _ := os.Readlink("/proc/" + init + "/fd/" + e.Name())
-		// Its own: stdio, the self-pipe, the signalfd, and the cgroup
+		// Its own: stdio, the self-pipe, the signalfd, the command's pidfd, and the cgroup
 		// files Go's runtime (1.25+) reads the CPU limit from.
-		if n, _ := strconv.Atoi(e.Name()); n > 2 && !strings.HasPrefix(link, "pipe:") && link != "anon_inode:[signalfd]" && !strings.HasPrefix(link, "/sys/fs/cgroup/") {
+		if n, _ := strconv.Atoi(e.Name()); n > 2 && !strings.HasPrefix(link, "pipe:") && link != "anon_inode:[signalfd]" && link != "anon_inode:[pidfd]" && !strings.HasPrefix(link, "/sys/fs/cgroup/") {
 			t.Errorf("the init holds fd %s -> %s", e.Name(), link)
 		}
 	}

@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"os"
 	"strconv"
 	"time"
 	"unsafe"
@@ -53,7 +54,9 @@ type supervisor struct {
 	term  int // the terminal whose foreground the command got, or -1
 	relay *relay
 	gate  int // the parent's end of the gate, until the command's exec closes it
+	pidfd int // the command's pidfd until it is reaped, or -1
 
+	sigs       chan os.Signal
 	sigR, sigW int    // the self-pipe os/signal's goroutine writes to
 	sigfd      int    // the signalfd of every signal blocked on all threads
 	held       uint64 // signals from the self-pipe waiting for the command's exec (bit N-1)
@@ -67,10 +70,13 @@ type supervisor struct {
 
 func newSupervisor(st state, name string) *supervisor {
 	s := &supervisor{st: st, name: name, pid: st.pid, self: unix.Getpid(), term: st.initTerm, gate: st.gate,
-		sigR: -1, sigW: -1, sigfd: -1, termed: map[int]bool{}}
+		pidfd: st.pidfd, sigR: -1, sigW: -1, sigfd: -1, termed: map[int]bool{}}
 	s.pid1 = s.self == 1
 	s.reapAll = st.flags&flagInit != 0 || s.pid1
 	unix.CloseOnExec(st.gate)
+	if st.pidfd >= 0 {
+		unix.CloseOnExec(st.pidfd)
+	}
 	if st.master >= 0 {
 		unix.CloseOnExec(st.master)
 		s.relay = newRelay(st.master, st.relayTerm, st.relayOut, st.flags&flagRelayIn != 0)
@@ -95,7 +101,11 @@ func (s *supervisor) loop() {
 	var pfds []unix.PollFd
 	for s.phase != done {
 		pfds = append(pfds[:0], unix.PollFd{Fd: int32(s.sigR), Events: unix.POLLIN})
-		gate, sigfd := -1, -1
+		gate, sigfd, pidfd := -1, -1, -1
+		if s.pidfd >= 0 {
+			pidfd = len(pfds)
+			pfds = append(pfds, unix.PollFd{Fd: int32(s.pidfd), Events: unix.POLLIN})
+		}
 		if s.gate >= 0 {
 			gate = len(pfds)
 			pfds = append(pfds, unix.PollFd{Fd: int32(s.gate), Events: unix.POLLIN})
@@ -119,6 +129,9 @@ func (s *supervisor) loop() {
 		}
 		if err == nil && s.relay != nil {
 			s.relay.io(pfds, time.Now())
+		}
+		if pidfd >= 0 && pfds[pidfd].Revents != 0 {
+			s.reap()
 		}
 		s.runtimeSignals()
 		if sigfd >= 0 && pfds[sigfd].Revents != 0 {
@@ -362,6 +375,10 @@ func (s *supervisor) reap() {
 		}
 		if pid == s.pid {
 			s.exited, s.ws = true, ws
+			if s.pidfd >= 0 {
+				unix.Close(s.pidfd)
+				s.pidfd = -1
+			}
 		} else {
 			s.reaped = true
 			delete(s.termed, pid)

@@ -33,6 +33,7 @@ const (
 // state is what Run hands to Resume, as decimal numbers in argv.
 type state struct {
 	pid       int // the child
+	pidfd     int // the child's pidfd, or -1 (Linux before 5.3)
 	gate      int // the parent's end of the gate
 	master    int // the pty master (--pty), or -1
 	relayTerm int // the terminal whose window size the pty follows (--pty), or -1
@@ -46,7 +47,7 @@ type state struct {
 // fields lists the fixed fields in their order in argv: encode and decode
 // both read this one list.
 func (st *state) fields() []*int {
-	return []*int{&st.pid, &st.gate, &st.master, &st.relayTerm, &st.relayOut, &st.initTerm, &st.flags, &st.graceMS}
+	return []*int{&st.pid, &st.pidfd, &st.gate, &st.master, &st.relayTerm, &st.relayOut, &st.initTerm, &st.flags, &st.graceMS}
 }
 
 func (st *state) encode() string {
@@ -119,6 +120,7 @@ func Resume(args []string) int {
 		return 1
 	}
 	s.open()
+	s.catchChildren()
 	if s.relay != nil {
 		if err := s.relay.begin(); err != nil {
 			s.message("--pty: " + err.Error())

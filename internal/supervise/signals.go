@@ -75,6 +75,10 @@ func (s *supervisor) listen() error {
 			sigAdd(&jobControl, n)
 		case sigHas(&mask, n):
 			sigAdd(&blocked, n)
+		case sig == unix.SIGCHLD:
+			// Caught once the gate is open (catchChildren): the command's
+			// exit is seen on its pidfd, and a SIGCHLD the runtime drops
+			// before then only means a reap pass to make up for it.
 		default:
 			caught = append(caught, sig)
 		}
@@ -84,9 +88,9 @@ func (s *supervisor) listen() error {
 		return errs.Wrap("creating a pipe", err)
 	}
 	s.sigR, s.sigW = p[0], p[1]
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, caught...)
-	go pump(sigs, s.sigW)
+	s.sigs = make(chan os.Signal, 32)
+	signal.Notify(s.sigs, caught...)
+	go pump(s.sigs, s.sigW)
 	fd, err := unix.Signalfd(-1, &blocked, unix.SFD_CLOEXEC|unix.SFD_NONBLOCK)
 	if err != nil {
 		return errs.Wrap("creating a signalfd", err)
@@ -99,6 +103,13 @@ func (s *supervisor) listen() error {
 		return errs.Wrap("unblocking SIGTTIN and SIGTTOU", err)
 	}
 	return nil
+}
+
+// catchChildren catches SIGCHLD, after the gate is open, and collects
+// whatever exited before.
+func (s *supervisor) catchChildren() {
+	signal.Notify(s.sigs, unix.SIGCHLD)
+	s.reap()
 }
 
 // pump writes each signal from sigs to the self-pipe w as a byte.

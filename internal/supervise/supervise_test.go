@@ -412,7 +412,7 @@ func TestParentLockedDown(t *testing.T) {
 	waitFile(t, dir+"/ready")
 	pid := strconv.Itoa(p.cmd.Process.Pid)
 	// The command keeps the inherited descriptor; the parent holds only
-	// stdio, its self-pipe and its signalfd (the gate closed at the
+	// stdio, its self-pipe, its signalfd and the command's pidfd (the gate closed at the
 	// command's exec).
 	if b, _ := os.ReadFile(dir + "/childfd"); string(b) != f.Name()+"\n" {
 		t.Errorf("the command's fd 3 is %q, want %s", b, f.Name())
@@ -423,7 +423,7 @@ func TestParentLockedDown(t *testing.T) {
 		l, _ := os.Readlink("/proc/" + pid + "/fd/" + e.Name())
 		links = append(links, e.Name()+"->"+l)
 		// Go's runtime (1.25+) keeps the cgroup CPU limit files open.
-		if n, _ := strconv.Atoi(e.Name()); n > 2 && !strings.HasPrefix(l, "pipe:") && l != "anon_inode:[signalfd]" && !strings.HasPrefix(l, "/sys/fs/cgroup/") {
+		if n, _ := strconv.Atoi(e.Name()); n > 2 && !strings.HasPrefix(l, "pipe:") && l != "anon_inode:[signalfd]" && l != "anon_inode:[pidfd]" && !strings.HasPrefix(l, "/sys/fs/cgroup/") {
 			t.Errorf("the parent holds fd %s -> %s", e.Name(), l)
 		}
 	}
