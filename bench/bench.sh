@@ -9,6 +9,7 @@
 #   apt-get install -y hyperfine gosu util-linux        (tini: optional)
 # BENCH_GOSU=/path/to/gosu benchmarks that binary (a release asset, say);
 # otherwise the working tree is built as a release is (static, -trimpath).
+# BENCH_CASES picks cases from "startup init scale chown" (default: all).
 #
 # Method: `hyperfine -N` (fork and exec, no shell; `perf stat` inflates each
 # start about 4x here). One hyperfine invocation runs its commands one after
@@ -27,6 +28,8 @@ set -euo pipefail
 self=$(realpath "$0")
 cd "$(dirname "$self")/.."
 rounds=${1:-60}
+cases=" ${BENCH_CASES:-startup init scale chown} "
+wants() { [[ $cases == *" $1 "* ]]; }
 runs=${2:-5}
 scale_rounds=${3:-10}
 out=bench/results
@@ -108,10 +111,14 @@ if [ "${1:-}" = __cases ]; then
 fi
 
 mkdir -p "$out"
+# Built as released: the release toolchain (scripts/toolchain), static,
+# trimmed. bench/forkwait is the floor of init mode (below).
+toolchain=$(cat scripts/toolchain)
+GOTOOLCHAIN=$toolchain CGO_ENABLED=0 go build -trimpath -ldflags=-w -o "$out/forkwait" ./bench/forkwait
 if [ -n "${BENCH_GOSU:-}" ]; then
   ours=$(realpath "$BENCH_GOSU")
 else
-  CGO_ENABLED=0 go build -trimpath -ldflags=-w -o "$out/gosu" ./cmd/gosu
+  GOTOOLCHAIN=$toolchain CGO_ENABLED=0 go build -trimpath -ldflags=-w -o "$out/gosu" ./cmd/gosu
   ours=$PWD/$out/gosu
 fi
 {
@@ -123,7 +130,7 @@ fi
   echo "rounds: $rounds x $runs runs (scale: $scale_rounds x 5)"
 } | tee "$out/machine.txt"
 
-echo "== start-up, switching to nobody (65534)"
+wants startup && echo "== start-up, switching to nobody (65534)" &&
 bench startup "$rounds" "$runs" 1 \
   "Debian gosu nobody /bin/true|$debian nobody /bin/true" \
   "/bin/true|/bin/true" \
@@ -133,12 +140,19 @@ bench startup "$rounds" "$runs" 1 \
   "Debian gosu --version (Go runtime start only)|$debian --version" \
   "ours gosu --version (Go runtime start only)|$ours --version"
 
-# Optional: init mode against the usual pair, tini in front of gosu.
-if "$ours" --help 2>&1 | grep -q -- '--init' && command -v tini >/dev/null; then
+# Optional: init mode against the usual pair, tini -s in front of the same
+# gosu (the reference, for the ratio), with the floor of any parent written
+# in Go: one that only forks gosu and waits (bench/forkwait, two Go start-ups
+# where tini + gosu has one). gosu --init adds the supervisor's own image
+# (docs/init.md). What the parent keeps resident: bench/parent.sh.
+if ! wants init; then
+  :
+elif "$ours" --help 2>&1 | grep -q -- '--init' && command -v tini >/dev/null; then
   echo "== init mode"
   bench init "$rounds" "$runs" 1 \
-    "tini -- gosu nobody /bin/true (ours)|$(command -v tini) -- $ours nobody /bin/true" \
+    "tini -s -- gosu nobody /bin/true (ours)|$(command -v tini) -s -- $ours nobody /bin/true" \
     "gosu --init nobody /bin/true|$ours --init nobody /bin/true" \
+    "floor: forkwait gosu nobody /bin/true|$PWD/$out/forkwait $ours nobody /bin/true" \
     "gosu nobody /bin/true|$ours nobody /bin/true"
 else
   echo "(init mode: skipped, needs tini and a gosu with --init)"
@@ -156,10 +170,10 @@ awk 'BEGIN { print "root:x:0:0:root:/root:/bin/sh"
              print "target:x:60000:60000:target:/nonexistent:/bin/sh" }' >"$tmp/passwd"
 awk 'BEGIN { print "root:x:0:"
              for (i = 0; i < 50000; i++) printf "group%d:x:%d:%s\n", i, 300000 + i, i % 50 == 0 ? "alice,target,bob" : "alice,bob" }' >"$tmp/group"
-[ "$scale_rounds" -gt 0 ] &&
+wants scale && [ "$scale_rounds" -gt 0 ] &&
   unshare -m --propagation private "$self" __scale "$tmp" "$ours" target "$scale_rounds"
 
 # Optional: the ownership fix has its own benchmark.
-if [ -x bench/chown.sh ]; then
+if wants chown && [ -x bench/chown.sh ]; then
   GOSU="$ours" bench/chown.sh
 fi

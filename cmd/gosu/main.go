@@ -39,17 +39,20 @@ func main() {
 // cannot exec.
 func run(args []string) int {
 	ppid := unix.Getppid() // before anything, for --pdeathsig
-	if len(args) > 1 && strings.HasPrefix(args[1], "--"+supervise.ResumeOption+"=") {
-		// The supervising parent, exec'd again by itself (package supervise).
-		return supervise.Resume(args)
-	}
-	// A child of a supervising parent waits at its gate (below).
-	args, gate, gateErr := supervise.TakeSync(args)
 	self := "gosu"
 	if len(args) > 0 && args[0] != "" {
 		self = args[0]
 	}
 	if err := drop.RefuseSetuid(self); err != nil {
+		return fail(1, err.Error())
+	}
+	if len(args) > 1 && strings.HasPrefix(args[1], "--"+supervise.ResumeOption+"=") {
+		// The supervising parent, exec'd again by itself (package supervise).
+		return supervise.Resume(args)
+	}
+	// A child of a supervising parent waits at its gate (below).
+	args, gate, err := supervise.TakeSync(args)
+	if err != nil {
 		return fail(1, err.Error())
 	}
 	name := filepath.Base(self)
@@ -73,9 +76,8 @@ func run(args []string) int {
 	}
 
 	var p plan.Plan
-	var err error
 	switch {
-	case gateErr != nil || gate >= 0 && o.resolved == "":
+	case gate >= 0 && o.resolved == "":
 		return fail(1, "--"+supervise.SyncOption+" is for gosu's own use")
 	case o.resolved != "":
 		// A fresh gosu started by a supervising parent: the plan comes

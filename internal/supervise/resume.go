@@ -90,8 +90,8 @@ func decode(s string) (state, bool) {
 func Resume(args []string) int {
 	runtime.LockOSThread()
 	name := "gosu"
-	if len(args) > 0 {
-		name = args[0]
+	if len(args) > 0 && args[0] != "" {
+		name = filepath.Base(args[0])
 	}
 	st, ok := state{}, false
 	if len(args) == 2 {
@@ -230,7 +230,7 @@ func AwaitParent(fd int) error {
 // and top show): exec'd as /proc/self/exe, it is called "exe".
 func setComm(name string) {
 	var comm [16]byte
-	copy(comm[:15], filepath.Base(name))
+	copy(comm[:15], name)
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&comm[0])), 0, 0, 0)
 }
 
