@@ -66,12 +66,11 @@ func (st *state) encode() string {
 
 func decode(s string) (state, bool) {
 	var st state
-	words := strings.Split(s, ",")
 	fields := st.fields()
-	if len(words) < len(fields) {
-		return st, false
-	}
-	for i, w := range words {
+	i := 0
+	for more := true; more; i++ {
+		var w string
+		w, s, more = strings.Cut(s, ",")
 		n, err := strconv.Atoi(w)
 		if err != nil || n < -1 {
 			return st, false
@@ -82,7 +81,7 @@ func decode(s string) (state, bool) {
 			st.success = append(st.success, n)
 		}
 	}
-	return st, st.pid > 0 && st.gate > 2
+	return st, i >= len(fields) && st.pid > 0 && st.gate > 2
 }
 
 // Resume is the supervisor that Run execs: args are its argv, the state in
