@@ -432,7 +432,9 @@ echo "gosu=$? cmd=$CMD victim=$VICTIM"
 kill -0 $VICTIM && echo victim-alive
 kill $VICTIM`
 	// Bounded: the namespace, and all in it, ends with unshare.
-	r := run(t, nil, needTool(t, "timeout", "coreutils"), "60", unshare, "-fp", "--kill-child", "--mount-proc", "sh", "-c", script)
+	// (unshare blocks TERM while it waits: KILL it, and --kill-child
+	// ends the namespace.)
+	r := run(t, nil, needTool(t, "timeout", "coreutils"), "-s", "KILL", "60", unshare, "-fp", "--kill-child", "--mount-proc", "sh", "-c", script)
 	m := regexpFind(`gosu=(\d+) cmd=(\d+) victim=(\d+)`, r.stdout)
 	if m == nil || m[1] != "0" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)

@@ -253,8 +253,14 @@ func (h *handoff) exec() error {
 		}
 	}
 	// Descriptors without FD_CLOEXEC survived the exec that started gosu:
-	// they are the caller's, and the exec below closes them all but the
-	// gate and the master.
+	// they are the caller's, and the exec below closes them all. The
+	// supervisor's own, opened close-on-exec, are handed to the next image
+	// as if inherited.
+	for _, fd := range keep {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return errs.Wrap("keeping the supervisor's descriptors", err)
+		}
+	}
 	if err := fds.CloseOnExec(keep); err != nil {
 		return errs.Wrap("closing inherited descriptors", err)
 	}

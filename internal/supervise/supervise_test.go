@@ -84,11 +84,18 @@ func spawn(n string) int {
 	// The mask this thread has when it forks is the children's.
 	unix.PthreadSigmask(unix.SIG_BLOCK, &term, nil)
 	attr := &syscall.ProcAttr{Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setsid: true}}
+	var pids []byte
 	for range count {
-		if _, err := syscall.ForkExec("/bin/sleep", []string{"sleep", "1000"}, attr); err != nil {
+		pid, err := syscall.ForkExec("/bin/sleep", []string{"sleep", "1000"}, attr)
+		if err != nil {
 			os.Stderr.WriteString("spawn: " + err.Error() + "\n")
 			return 95
 		}
+		pids = strconv.AppendInt(append(pids, ' '), int64(pid), 10)
+	}
+	// For the test's clean-up, whatever becomes of the init.
+	if err := os.WriteFile(os.Getenv("SUPERVISE_PIDS"), pids, 0o644); err != nil {
+		return 94
 	}
 	return 0
 }
@@ -483,13 +490,15 @@ func statusField(pid int, field string) string {
 func TestLeftoversAllGetTERM(t *testing.T) {
 	needRoot(t)
 	const n = 2500
+	list := filepath.Join(t.TempDir(), "pids")
 	c := Config{Path: testBinary(t), Argv: []string{"gosu-child", testBinary(t), "--spawn=" + strconv.Itoa(n)},
-		Name: "gosu", Init: true, Grace: 8 * time.Second}
+		Env: []string{"SUPERVISE_PIDS=" + list}, Name: "gosu", Init: true, Grace: 8 * time.Second}
 	p := startParent(t, c)
 	pid := p.cmd.Process.Pid
 	var kids []int
 	t.Cleanup(func() {
-		for _, k := range kids {
+		b, _ := os.ReadFile(list)
+		for _, k := range appendPIDs(nil, b) {
 			syscall.Kill(k, syscall.SIGKILL)
 		}
 	})
