@@ -430,8 +430,8 @@ func TestPTYBackground(t *testing.T) {
 		t.Errorf("timeout 3 gosu --pty in the background took %v", took)
 	}
 	// An interactive background job: stopped, then run by fg.
-	s.line(g + " --pty app sh -c 'echo ran-$((1+1))' & echo job=$!")
-	s.waitStopped(s.job())
+	s.line(g + " --pty app sh -c 'echo ran-$((1+1))' & echo job1=$!")
+	s.waitStopped(s.job("job1"))
 	s.line("fg")
 	s.waitFor(`^ran-2$`)
 	s.line("echo fg-status=$?")
@@ -440,10 +440,11 @@ func TestPTYBackground(t *testing.T) {
 		t.Error("the terminal was left in raw mode")
 	}
 	// Killed while stopped: kill sends TERM and CONT to a stopped job.
-	s.line("clear; " + g + " --pty app sleep 100 & echo job=$!")
-	job := s.job()
+	s.line(g + " --pty app sleep 100 & echo job2=$!")
+	job := s.job("job2")
 	s.killOnCleanup(job)
 	s.waitStopped(job)
+	// (bash's wait may still see the job stopped: it ends just after.)
 	s.line("kill %1; wait; echo killed")
 	s.waitFor(`^killed$`)
 	if !processGone(job, 5*time.Second) {
@@ -452,13 +453,36 @@ func TestPTYBackground(t *testing.T) {
 	if s.rawMode() {
 		t.Error("the terminal was left in raw mode")
 	}
+	// A relay suspended and continued in the background (bg) while input
+	// is typed to the shell neither reads it nor stops for it (it used to
+	// read, get SIGTTIN, and be stopped again at every SIGCONT), and ends
+	// on SIGTERM.
+	s.line(g + " --pty app cat & echo job3=$!; fg")
+	relay := s.job("job3")
+	s.killOnCleanup(relay)
+	firstChild(t, relay)
+	time.Sleep(300 * time.Millisecond)
+	syscall.Kill(relay, syscall.SIGTSTP)
+	s.waitStopped(relay)
+	s.line("bg")
+	time.Sleep(300 * time.Millisecond)
+	s.line("echo typed-to-the-shell")
+	s.waitFor(`^typed-to-the-shell$`)
+	s.line("kill %%; wait %%; echo ended-$?")
+	s.waitFor(`^ended-143$`)
+	if !processGone(relay, 5*time.Second) {
+		t.Errorf("gosu --pty (%d) in the background outlived SIGTERM", relay)
+	}
+	if s.rawMode() {
+		t.Error("the terminal was left in raw mode")
+	}
 }
 
-// job is the PID the shell printed as job=PID last.
-func (s *tmux) job() int {
+// job is the PID the shell printed as KEY=PID.
+func (s *tmux) job(key string) int {
 	s.t.Helper()
-	m := regexp.MustCompile(`(?m)^job=(\d+)$`).FindAllStringSubmatch(s.waitFor(`^job=\d+$`), -1)
-	pid, _ := strconv.Atoi(m[len(m)-1][1])
+	m := regexp.MustCompile(`(?m)^`+key+`=(\d+)$`).FindStringSubmatch(s.waitFor(`^` + key + `=\d+$`))
+	pid, _ := strconv.Atoi(m[1])
 	return pid
 }
 

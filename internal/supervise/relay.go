@@ -53,11 +53,13 @@ func (r *relay) begin() error {
 	return nil
 }
 
-// pollFds adds what the relay waits for. Once the command has exited,
-// stdin is left to the caller's shell.
+// pollFds adds what the relay waits for. Stdin is read only while gosu's
+// job may read the terminal (in the background a read would stop it; the
+// SIGCONT of fg brings it back), and not once the command has exited: it is
+// left to the caller's shell.
 func (r *relay) pollFds(fds []unix.PollFd, exited bool) []unix.PollFd {
 	r.inIdx, r.mIdx = -1, -1
-	if r.in && !r.inDone && !exited && len(r.pend) == 0 {
+	if r.in && !r.inDone && !exited && len(r.pend) == 0 && tty.MayChange(0) {
 		r.inIdx = len(fds)
 		fds = append(fds, unix.PollFd{Fd: 0, Events: unix.POLLIN})
 	}
@@ -83,6 +85,8 @@ func (r *relay) io(fds []unix.PollFd, now time.Time) {
 		case n > 0:
 			r.pend = r.inBuf[:n]
 			r.write()
+		case err == unix.EIO && !tty.MayChange(0):
+			// Moved to the background since pollFds looked.
 		case err != unix.EINTR && err != unix.EAGAIN:
 			r.inDone = true // hung up
 		}

@@ -57,22 +57,24 @@ func sigHas(set *unix.Sigset_t, n int) bool {
 // go through os/signal: its goroutine writes each as one byte to a
 // non-blocking self-pipe that the loop polls.
 //
-// For --pty, SIGTTIN and SIGTTOU are unblocked on this thread instead: they
-// are the kernel's job control for the relay's own use of the terminal,
-// which stops it like any job.
+// SIGTTIN and SIGTTOU stay blocked for the --pty relay too, which the
+// kernel then never stops for touching the terminal from the background:
+// the relay reads the terminal only in the foreground (relay.pollFds) and
+// changes its modes only there (MayChange), and its output goes on in the
+// background as if TOSTOP were off. A job stopped in a read or a write is
+// restarted into the same stop at every SIGCONT, and would never act on the
+// SIGTERM it caught meanwhile.
 func (s *supervisor) listen() error {
 	var mask unix.Sigset_t
 	if err := unix.PthreadSigmask(unix.SIG_BLOCK, nil, &mask); err != nil {
 		return errs.Wrap("reading the signal mask", err)
 	}
-	var blocked, jobControl unix.Sigset_t
+	var blocked unix.Sigset_t
 	var caught []os.Signal
 	for n := 1; n <= nsig; n++ {
 		sig := sigOf(n)
 		switch {
 		case !forwarded(sig):
-		case s.relay != nil && (sig == unix.SIGTTIN || sig == unix.SIGTTOU):
-			sigAdd(&jobControl, n)
 		case sigHas(&mask, n):
 			sigAdd(&blocked, n)
 		case sig == unix.SIGCHLD:
@@ -98,9 +100,6 @@ func (s *supervisor) listen() error {
 	s.sigfd = fd
 	for _, sig := range []syscall.Signal{32, 34} {
 		ignore(sig)
-	}
-	if err := unix.PthreadSigmask(unix.SIG_UNBLOCK, &jobControl, nil); err != nil {
-		return errs.Wrap("unblocking SIGTTIN and SIGTTOU", err)
 	}
 	return nil
 }
@@ -172,6 +171,9 @@ func (s *supervisor) signal(sig syscall.Signal) {
 		if sig == unix.SIGHUP || sig == unix.SIGINT || sig == unix.SIGTERM || sig == unix.SIGQUIT {
 			s.hurry = true
 		}
+	case s.relay != nil && (sig == unix.SIGTTIN || sig == unix.SIGTTOU):
+		// Job control for the relay's own use of the terminal, which it
+		// never stops for (listen); the command has a terminal of its own.
 	case sig == unix.SIGWINCH && s.relay != nil:
 		s.relay.resize()
 	case sig == unix.SIGTSTP && s.relay != nil:

@@ -203,7 +203,7 @@ func (h *handoff) openPTY(attr *syscall.SysProcAttr, files []uintptr) error {
 		return errs.Explain("no terminal on stdin, stdout or stderr", syscall.ENOTTY)
 	}
 	if c.Terms[0] {
-		if err := tty.AwaitForeground(0); err != nil {
+		if err := awaitForeground(0); err != nil {
 			return errs.Wrap("waiting for the terminal's foreground", err)
 		}
 	}
@@ -238,6 +238,33 @@ func (h *handoff) openPTY(attr *syscall.SysProcAttr, files []uintptr) error {
 		}
 	}
 	return nil
+}
+
+// awaitForeground waits, as stty(1) would, until the job may change the
+// terminal at fd (tty.AwaitForeground), with HUP, INT, QUIT and TERM at
+// their default actions meanwhile: they then end gosu while it is stopped
+// (the kernel acts on a fatal signal at once), as they end stty. With Go's
+// handlers they would wait for a SIGCONT, and the handler that ends the
+// program can itself be stopped when the restarted change stops the job
+// again (seen about once in 20 times under timeout(1) and bash's kill).
+func awaitForeground(fd int) error {
+	sigs := [...]syscall.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM}
+	var old [len(sigs)]sigaction
+	var saved [len(sigs)]bool
+	for i, sig := range sigs {
+		var dfl sigaction
+		// One ignored when gosu started stays ignored.
+		if rtSigaction(sig, nil, &old[i]) == nil && old[i].handler != 1 {
+			saved[i] = rtSigaction(sig, &dfl, nil) == nil
+		}
+	}
+	err := tty.AwaitForeground(fd)
+	for i, sig := range sigs {
+		if saved[i] {
+			rtSigaction(sig, &old[i], nil)
+		}
+	}
+	return err
 }
 
 // exec becomes the supervisor: it closes what gosu inherited (the child has
