@@ -481,7 +481,7 @@ func TestPTYBackground(t *testing.T) {
 // job is the PID the shell printed as KEY=PID.
 func (s *tmux) job(key string) int {
 	s.t.Helper()
-	m := regexp.MustCompile(`(?m)^`+key+`=(\d+)$`).FindStringSubmatch(s.waitFor(`^` + key + `=\d+$`))
+	m := regexp.MustCompile(`(?m)^` + key + `=(\d+)$`).FindStringSubmatch(s.waitFor(`^` + key + `=\d+$`))
 	pid, _ := strconv.Atoi(m[1])
 	return pid
 }
