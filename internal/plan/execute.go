@@ -79,7 +79,6 @@ func (p *Plan) supervise(argv0, name string) (int, error) {
 		Path:              self,
 		Argv:              p.Child(argv0),
 		Env:               p.Environ,
-		KeepFDs:           p.KeepFDs,
 		PTY:               p.TTY == PTY,
 		PTYOwner:          p.Target.UID,
 		Terms:             p.Terms,

@@ -7,8 +7,6 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"gosu/internal/fds"
 )
 
 // How long the relay goes on after the command exited: until no output came
@@ -63,38 +61,27 @@ type supervisor struct {
 
 	phase    phase
 	deadline time.Time
-	termed   map[int]bool // leftovers already sent SIGTERM
-	pids     []int        // the last listing of children
-	buf      []byte       // for reading /proc
+	// termed has a bit for each leftover already sent SIGTERM, by PID
+	// (at most 2^22, PID_MAX_LIMIT); allocated when first needed, and only
+	// the pages of the PIDs in use are ever touched.
+	termed []uint64
+	pids   []int  // the last listing of children
+	buf    []byte // for reading /proc
+	// childrenFile lists the main thread's children.
+	childrenFile string
 }
 
 func newSupervisor(st state, name string) *supervisor {
 	s := &supervisor{st: st, name: name, pid: st.pid, self: unix.Getpid(), term: st.initTerm, gate: st.gate,
-		pidfd: st.pidfd, sigR: -1, sigW: -1, sigfd: -1, termed: map[int]bool{}}
+		pidfd: st.pidfd, sigR: -1, sigW: -1, sigfd: -1}
 	s.pid1 = s.self == 1
+	s.childrenFile = "/proc/self/task/" + strconv.Itoa(s.self) + "/children"
 	s.reapAll = st.flags&flagInit != 0 || s.pid1
-	unix.CloseOnExec(st.gate)
-	if st.pidfd >= 0 {
-		unix.CloseOnExec(st.pidfd)
-	}
 	if st.master >= 0 {
-		unix.CloseOnExec(st.master)
 		s.relay = newRelay(st.master, st.relayTerm, st.relayOut, st.flags&flagRelayIn != 0)
 	}
 	return s
 }
-
-func (s *supervisor) option() string {
-	switch {
-	case s.st.flags&flagInit != 0:
-		return "init"
-	case s.relay != nil:
-		return "pty"
-	}
-	return "detach-tty"
-}
-
-func (s *supervisor) message(msg string) { message(s.name, msg) }
 
 // loop is tini's main loop.
 func (s *supervisor) loop() {
@@ -107,8 +94,9 @@ func (s *supervisor) loop() {
 			pfds = append(pfds, unix.PollFd{Fd: int32(s.pidfd), Events: unix.POLLIN})
 		}
 		if s.gate >= 0 {
+			// No event asked: POLLERR comes when the read end is closed.
 			gate = len(pfds)
-			pfds = append(pfds, unix.PollFd{Fd: int32(s.gate), Events: unix.POLLIN})
+			pfds = append(pfds, unix.PollFd{Fd: int32(s.gate)})
 		} else {
 			// Until the command's exec the kernel holds these, so that
 			// none reaches the gosu before it.
@@ -120,12 +108,21 @@ func (s *supervisor) loop() {
 		}
 		_, err := unix.Poll(pfds, s.timeout(time.Now()))
 		if err != nil && err != unix.EINTR {
-			s.message("waiting for events: " + err.Error())
+			message(s.name, "waiting for events: "+err.Error())
 			s.phase = done
 			break
 		}
 		if gate >= 0 && pfds[gate].Revents != 0 {
-			s.execDone()
+			// The gate's read end is closed: the child has exec'd the
+			// command (or exited), and the signals held until then go.
+			unix.Close(s.gate)
+			s.gate, s.execed = -1, true
+			for n := 1; s.held != 0; n++ {
+				if s.held&1 != 0 {
+					s.signal(sigOf(n))
+				}
+				s.held >>= 1
+			}
 		}
 		if err == nil && s.relay != nil {
 			s.relay.io(pfds, time.Now())
@@ -138,23 +135,6 @@ func (s *supervisor) loop() {
 			s.blockedSignals()
 		}
 		s.advance(time.Now())
-	}
-}
-
-// execDone reads the gate: end-of-file means the child has exec'd the
-// command (or exited), and the signals held until then are forwarded.
-func (s *supervisor) execDone() {
-	var b [1]byte
-	if n, err := unix.Read(s.gate, b[:]); n > 0 || err == unix.EAGAIN || err == unix.EINTR {
-		return
-	}
-	unix.Close(s.gate)
-	s.gate, s.execed = -1, true
-	for n := 1; s.held != 0; n++ {
-		if s.held&1 != 0 {
-			s.signal(sigOf(n))
-		}
-		s.held >>= 1
 	}
 }
 
@@ -201,8 +181,8 @@ func (s *supervisor) advance(now time.Time) {
 			}
 			// In milliseconds: strconv.FormatFloat would cost 7 KB of the
 			// binary's size budget for this one line.
-			s.message("--init: processes left by the command were still running " +
-				strconv.Itoa(s.st.graceMS) + " ms after SIGTERM; sending SIGKILL")
+			message(s.name, "--init: processes left by the command were still running "+
+				strconv.Itoa(s.st.graceMS)+" ms after SIGTERM; sending SIGKILL")
 			s.kill(now)
 		case killing:
 			if !s.children || !now.Before(s.deadline) {
@@ -254,10 +234,14 @@ func (s *supervisor) leftovers(sig unix.Signal) {
 		fresh := false
 		for _, pid := range s.listChildren() {
 			if sig == unix.SIGTERM {
-				if s.termed[pid] {
+				if s.termed == nil {
+					s.termed = make([]uint64, 1<<22/64)
+				}
+				if p := uint(pid); s.termed[p/64]&(1<<(p%64)) == 0 {
+					s.termed[p/64] |= 1 << (p % 64)
+				} else {
 					continue
 				}
-				s.termed[pid] = true
 			}
 			fresh = true
 			unix.Kill(pid, sig)
@@ -268,43 +252,30 @@ func (s *supervisor) leftovers(sig unix.Signal) {
 	}
 }
 
-// listChildren lists gosu's children from each thread's
-// /proc/self/task/TID/children (orphans are given to any live thread of a
-// subreaper), each file read to its end: thousands of children are more
-// than one read returns. Without /proc the list is empty.
+// listChildren lists gosu's children from /proc/self/task/PID/children,
+// read to its end: thousands of children are more than one read returns.
+// All of them are the main thread's: the command was forked from it, and
+// the kernel gives orphans to the first live thread of a subreaper
+// (find_alive_thread), which is the main thread while the process lives.
+// Without /proc the list is empty.
 func (s *supervisor) listChildren() []int {
-	s.pids = s.pids[:0]
-	dir, err := unix.Open("/proc/self/task", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(s.childrenFile, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil
 	}
-	tids, _ := fds.List(dir)
-	unix.Close(dir)
-	if s.buf == nil {
-		s.buf = make([]byte, 16<<10)
-	}
-	for _, tid := range tids {
-		fd, err := unix.Open("/proc/self/task/"+strconv.Itoa(tid)+"/children", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			continue
+	n := 0
+	for {
+		if n == len(s.buf) {
+			s.buf = append(s.buf, make([]byte, n+16<<10)...)
 		}
-		n := 0
-		for {
-			if n == len(s.buf) {
-				s.buf = append(s.buf, make([]byte, len(s.buf))...)
-			}
-			m, err := unix.Read(fd, s.buf[n:])
-			if err == unix.EINTR {
-				continue
-			}
-			if m <= 0 {
-				break
-			}
-			n += m
+		m, err := unix.Read(fd, s.buf[n:])
+		if m <= 0 && err != unix.EINTR {
+			break
 		}
-		unix.Close(fd)
-		s.pids = appendPIDs(s.pids, s.buf[:n])
+		n += max(m, 0)
 	}
+	unix.Close(fd)
+	s.pids = appendPIDs(s.pids[:0], s.buf[:n])
 	return s.pids
 }
 
@@ -381,7 +352,9 @@ func (s *supervisor) reap() {
 			}
 		} else {
 			s.reaped = true
-			delete(s.termed, pid)
+			if s.termed != nil {
+				s.termed[uint(pid)/64] &^= 1 << (uint(pid) % 64)
+			}
 		}
 	}
 }
@@ -402,31 +375,29 @@ func chldPID(si *unix.Siginfo) int {
 	return int(*(*int32)(unsafe.Add(unsafe.Pointer(si), off)))
 }
 
-// status is the exit status: the command's code, or 128+N for signal N.
-func (s *supervisor) status() int {
-	code := s.ws.ExitStatus()
-	if s.ws.Signaled() {
-		code = 128 + int(s.ws.Signal())
-	}
-	code &= 0xff
-	for _, ok := range s.st.success {
-		if code == ok {
-			return 0
-		}
-	}
-	return code
-}
-
 // finish gives the terminal back, hangs up the pseudo-terminal, and
-// returns the status; for an interrupt from the terminal it re-raises it.
+// returns the status to exit with: the command's code, 128+N for signal N,
+// or 0 for a code in --init-success. For an interrupt from the terminal it
+// re-raises it.
 func (s *supervisor) finish() int {
-	if s.relay != nil {
-		s.relay.end()
+	if r := s.relay; r != nil {
+		// Closing the master hangs up the pseudo-terminal: what the
+		// command left behind gets SIGHUP and EIO, and no longer holds
+		// gosu.
+		r.leave()
+		r.p.Close()
 	}
 	if s.term >= 0 {
 		s.leave()
 	}
-	status := s.status()
+	status := s.ws.ExitStatus()
+	if s.ws.Signaled() {
+		status = 128 + int(s.ws.Signal())
+	}
+	status &= 0xff
+	if s.st.succeeds(status) {
+		status = 0
+	}
 	if s.ws.Signaled() && status != 0 && (s.relay != nil || s.term >= 0) && !s.pid1 {
 		if sig := s.ws.Signal(); sig == unix.SIGINT || sig == unix.SIGQUIT {
 			raise(sig)

@@ -152,14 +152,6 @@ func (r *relay) drainFrom(now time.Time) {
 	r.last, r.stop = now, now.Add(drainMax)
 }
 
-// end restores the terminal and closes the master, which hangs up the
-// pseudo-terminal: what the command left behind gets SIGHUP and EIO, and
-// no longer holds gosu.
-func (r *relay) end() {
-	r.leave()
-	r.p.Close()
-}
-
 func writeAll(fd int, b []byte) error {
 	for len(b) > 0 {
 		n, err := unix.Write(fd, b)

@@ -2,6 +2,8 @@ package supervise
 
 import (
 	"errors"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -15,9 +17,9 @@ import (
 	"gosu/internal/errs"
 )
 
-// ResumeOption carries the state from Run to the image it execs, which
-// calls Resume; SyncOption gives the child the descriptor of its gate.
-// Both are for gosu's own use, as the first word after argv[0].
+// ResumeOption names the descriptor the image Run execs reads its state
+// from, which then calls Resume; SyncOption gives the child the descriptor
+// of its gate. Both are for gosu's own use, as the first word after argv[0].
 const (
 	ResumeOption = "supervise"
 	SyncOption   = "sync-fd"
@@ -30,7 +32,9 @@ const (
 	flagRelayIn             // --pty with stdin a terminal, relayed in raw mode
 )
 
-// state is what Run hands to Resume, as decimal numbers in argv.
+// state is what Run hands to Resume: the struct's bytes through a pipe,
+// from one image of the same binary to the next, so that both read the one
+// description below.
 type state struct {
 	pid       int // the child
 	pidfd     int // the child's pidfd, or -1 (Linux before 5.3)
@@ -41,47 +45,25 @@ type state struct {
 	initTerm  int // the terminal whose foreground the command got (--init), or -1
 	flags     int
 	graceMS   int
-	success   []int // exit statuses reported as 0
+	success   [256 / 8]byte // exit statuses reported as 0, one bit each
 }
 
-// fields lists the fixed fields in their order in argv: encode and decode
-// both read this one list.
-func (st *state) fields() []*int {
-	return []*int{&st.pid, &st.pidfd, &st.gate, &st.master, &st.relayTerm, &st.relayOut, &st.initTerm, &st.flags, &st.graceMS}
+func (st *state) bytes() []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(st)), unsafe.Sizeof(*st))
 }
 
-func (st *state) encode() string {
-	var b []byte
-	for i, f := range st.fields() {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, int64(*f), 10)
-	}
-	for _, s := range st.success {
-		b = strconv.AppendInt(append(b, ','), int64(s), 10)
-	}
-	return string(b)
-}
+func (st *state) succeeds(code int) bool { return st.success[code/8]&(1<<(code%8)) != 0 }
 
-func decode(s string) (state, bool) {
+// readState reads the state from the descriptor named in the first word.
+func readState(args []string) (state, bool) {
 	var st state
-	fields := st.fields()
-	i := 0
-	for more := true; more; i++ {
-		var w string
-		w, s, more = strings.Cut(s, ",")
-		n, err := strconv.Atoi(w)
-		if err != nil || n < -1 {
-			return st, false
-		}
-		if i < len(fields) {
-			*fields[i] = n
-		} else {
-			st.success = append(st.success, n)
-		}
+	fd := fdArg(args, ResumeOption)
+	if len(args) != 2 || fd < 3 {
+		return st, false
 	}
-	return st, i >= len(fields) && st.pid > 0 && st.gate > 2
+	n, _ := unix.Read(fd, st.bytes())
+	unix.Close(fd)
+	return st, n == len(st.bytes()) && st.pid > 0 && st.gate > 2
 }
 
 // Resume is the supervisor that Run execs: args are its argv, the state in
@@ -92,10 +74,7 @@ func Resume(args []string) int {
 	if len(args) > 0 && args[0] != "" {
 		name = filepath.Base(args[0])
 	}
-	st, ok := state{}, false
-	if len(args) == 2 {
-		st, ok = decode(strings.TrimPrefix(args[1], "--"+ResumeOption+"="))
-	}
+	st, ok := readState(args)
 	// The child must be this process's own: waitid answers ECHILD for
 	// any other.
 	var si unix.Siginfo
@@ -113,92 +92,66 @@ func Resume(args []string) int {
 		}
 	}
 	s := newSupervisor(st, name)
-	if err := s.listen(); err != nil {
-		// Closing the gate, by exiting, ends the child before its exec.
-		s.message("--" + s.option() + ": " + err.Error())
+	err := s.listen()
+	if err == nil && s.relay != nil {
+		err = s.relay.begin()
+	}
+	if err != nil {
+		// Exiting closes the gate, which ends the child before its exec.
+		message(name, "supervisor: "+err.Error())
 		return 1
 	}
-	s.open()
-	s.catchChildren()
-	if s.relay != nil {
-		if err := s.relay.begin(); err != nil {
-			s.message("--pty: " + err.Error())
-			unix.Kill(s.pid, unix.SIGKILL) // not reaped yet: still ours
-			unix.Wait4(s.pid, nil, 0, nil)
-			s.relay.end()
-			return 1
-		}
-	}
+	// Every signal is caught: the gate opens, and the child goes on to its
+	// switch and exec. (A child already gone is no error here, and the
+	// SIGPIPE is this process's own: its exit reaches the loop.) SIGCHLD
+	// is caught only now (listen): a reap pass makes up for one the runtime
+	// dropped before.
+	unix.Write(s.gate, []byte{'g'})
+	signal.Notify(s.sigs, unix.SIGCHLD)
+	s.reap()
 	s.loop()
 	return s.finish()
 }
 
-// openGate makes the gate between the parent and the child: a socket pair,
-// the parent's end close-on-exec, the child's end not, numbered above every
-// descriptor the child is to keep.
-//
-// The parent opens it (one byte) once it catches every signal, and the child
-// waits for that before it switches and execs the command, so the command
-// never exists while a signal could be lost. The child then marks its end
-// close-on-exec, so the command's exec closes it and the parent, reading
-// end-of-file, knows that signals it forwards from then on reach the
-// command rather than the gosu before it.
-func openGate(keep []int) ([2]int, error) {
-	p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return p, errs.Wrap("creating the gate to the child", err)
-	}
-	low := 3
-	for _, fd := range keep {
-		low = max(low, fd+1)
-	}
-	if p[0], err = moveAbove(p[0], 3, unix.F_DUPFD_CLOEXEC); err == nil {
-		p[1], err = moveAbove(p[1], low, unix.F_DUPFD)
-	}
-	if err != nil {
-		unix.Close(p[0])
-		unix.Close(p[1])
-		return p, errs.Wrap("creating the gate to the child", err)
-	}
-	return p, nil
-}
-
-// moveAbove gives fd a number of at least low (fcntl op F_DUPFD, which
-// clears close-on-exec, or F_DUPFD_CLOEXEC) and closes the old one, unless
-// it is there already and op keeps its flags. Descriptors 0 to 2 may be
-// closed when gosu starts: the parent's own must never take their numbers,
-// which the child is given as its stdio.
-func moveAbove(fd, low, op int) (int, error) {
-	if fd >= low && op == unix.F_DUPFD_CLOEXEC {
+// moveAbove gives fd a number above 2 (fcntl op F_DUPFD, which clears
+// close-on-exec, or F_DUPFD_CLOEXEC) and closes the old one, unless it is
+// there already and op keeps its flags. Descriptors 0 to 2 may be closed
+// when gosu starts: the parent's own must never take their numbers, which
+// the child is given as its stdio.
+func moveAbove(fd, op int) (int, error) {
+	if fd > 2 && op == unix.F_DUPFD_CLOEXEC {
 		return fd, nil
 	}
-	nfd, err := unix.FcntlInt(uintptr(fd), op, low)
+	nfd, err := unix.FcntlInt(uintptr(fd), op, 3)
 	unix.Close(fd)
 	return nfd, err
-}
-
-// open lets the child go on. A child that is already gone is no error here:
-// its exit reaches the loop.
-func (s *supervisor) open() {
-	for {
-		err := unix.Sendto(s.gate, []byte{'g'}, unix.MSG_NOSIGNAL, nil)
-		if err != unix.EINTR {
-			return
-		}
-	}
 }
 
 // TakeSync removes the gate's word that Run puts after argv[0] and returns
 // the rest and the gate's descriptor, or args and -1 when there is none.
 func TakeSync(args []string) ([]string, int, error) {
-	if len(args) < 2 || !strings.HasPrefix(args[1], "--"+SyncOption+"=") {
+	switch fd := fdArg(args, SyncOption); {
+	case fd == -1:
 		return args, -1, nil
-	}
-	fd, err := strconv.Atoi(args[1][len(SyncOption)+3:])
-	if err != nil || fd < 3 {
+	case fd < 3:
 		return args, -1, errors.New("--" + SyncOption + " is for gosu's own use")
+	default:
+		args[1] = args[0]
+		return args[1:], fd, nil
 	}
-	return append([]string{args[0]}, args[2:]...), fd, nil
+}
+
+// fdArg reads "--NAME=FD" in args[1]: -1 when it is not there, -2 when FD
+// is not a number.
+func fdArg(args []string, name string) int {
+	if len(args) < 2 || !strings.HasPrefix(args[1], "--"+name+"=") {
+		return -1
+	}
+	fd, err := strconv.Atoi(args[1][len(name)+3:])
+	if err != nil || fd < 0 {
+		return -2
+	}
+	return fd
 }
 
 // AwaitParent is the child's side of the gate: it waits until the parent
@@ -234,7 +187,7 @@ func setComm(name string) {
 }
 
 func message(name, msg string) {
-	unix.Write(2, []byte(name+": "+msg+"\n"))
+	os.Stderr.WriteString(name + ": " + msg + "\n")
 }
 
 // grace is the state's grace period.

@@ -78,9 +78,9 @@ func (s *supervisor) listen() error {
 		case sigHas(&mask, n):
 			sigAdd(&blocked, n)
 		case sig == unix.SIGCHLD:
-			// Caught once the gate is open (catchChildren): the command's
-			// exit is seen on its pidfd, and a SIGCHLD the runtime drops
-			// before then only means a reap pass to make up for it.
+			// Caught once the gate is open (Resume): the command's exit
+			// is seen on its pidfd, and a SIGCHLD the runtime drops before
+			// then only means a reap pass to make up for it.
 		default:
 			caught = append(caught, sig)
 		}
@@ -93,22 +93,15 @@ func (s *supervisor) listen() error {
 	s.sigs = make(chan os.Signal, 32)
 	signal.Notify(s.sigs, caught...)
 	go pump(s.sigs, s.sigW)
-	fd, err := unix.Signalfd(-1, &blocked, unix.SFD_CLOEXEC|unix.SFD_NONBLOCK)
-	if err != nil {
-		return errs.Wrap("creating a signalfd", err)
+	fd, _, errno := unix.RawSyscall6(unix.SYS_SIGNALFD4, ^uintptr(0), uintptr(unsafe.Pointer(&blocked)), sigsetSize,
+		unix.SFD_CLOEXEC|unix.SFD_NONBLOCK, 0, 0)
+	if errno != 0 {
+		return errs.Wrap("creating a signalfd", errno)
 	}
-	s.sigfd = fd
-	for _, sig := range []syscall.Signal{32, 34} {
-		ignore(sig)
-	}
+	s.sigfd = int(fd)
+	ignore(32)
+	ignore(34)
 	return nil
-}
-
-// catchChildren catches SIGCHLD, after the gate is open, and collects
-// whatever exited before.
-func (s *supervisor) catchChildren() {
-	signal.Notify(s.sigs, unix.SIGCHLD)
-	s.reap()
 }
 
 // pump writes each signal from sigs to the self-pipe w as a byte.
@@ -146,16 +139,17 @@ func (s *supervisor) runtimeSignals() {
 // Signals this process sent itself (SIGPIPE from a write to a closed pipe,
 // a stop it raised) are its own, not the command's.
 func (s *supervisor) blockedSignals() {
-	var buf [16]unix.SignalfdSiginfo
-	size := int(unsafe.Sizeof(buf[0]))
+	// struct signalfd_siginfo: 128 bytes, ssi_signo (uint32) first and
+	// ssi_pid (uint32) at byte 12, in the machine's byte order.
+	var buf [16 * 128]byte
 	for {
-		n, _ := unix.Read(s.sigfd, unsafe.Slice((*byte)(unsafe.Pointer(&buf[0])), len(buf)*size))
-		for i := range max(n, 0) / size {
-			if int(buf[i].Pid) != s.self {
-				s.signal(sigOf(int(buf[i].Signo)))
+		n, _ := unix.Read(s.sigfd, buf[:])
+		for i := 0; i+128 <= n; i += 128 {
+			if pid := *(*uint32)(unsafe.Pointer(&buf[i+12])); int(pid) != s.self {
+				s.signal(sigOf(int(*(*uint32)(unsafe.Pointer(&buf[i])))))
 			}
 		}
-		if n < len(buf)*size {
+		if n < len(buf) {
 			return
 		}
 	}

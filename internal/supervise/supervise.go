@@ -36,6 +36,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"gosu/internal/caps"
 	"gosu/internal/drop"
 	"gosu/internal/errs"
 	"gosu/internal/fds"
@@ -46,7 +47,6 @@ import (
 type Config struct {
 	Path       string // the fresh gosu child to start
 	Argv, Env  []string
-	KeepFDs    []int   // descriptors the child keeps (--keep-fds), which the gate must not take
 	PTY        bool    // run the child on a new pty, relaying those of stdin/out/err that are terminals (Terms)
 	PTYOwner   uint32  // the new pty's owner (mode 0620)
 	Terms      [3]bool // which of stdin, stdout, stderr are terminals
@@ -145,12 +145,27 @@ func (h *handoff) start() error {
 	if err := drop.ParentDeathSignal(c.ParentDeathSignal, c.Parent); err != nil {
 		return errs.Wrap("--pdeathsig", err)
 	}
-	gate, err := openGate(c.KeepFDs)
+	// The gate between parent and child: a pipe whose read end the child
+	// gets (not close-on-exec) and whose write end the parent keeps. The
+	// parent writes one byte once it catches every signal, and the child
+	// waits for that before it switches and execs the command, so the
+	// command never exists while a signal could be lost. The child then
+	// marks its end close-on-exec: the command's exec closes the last read
+	// end, poll reports POLLERR on the write end, and the parent knows that
+	// signals it forwards from then on reach the command rather than the
+	// gosu before it.
+	var gate [2]int
+	err := unix.Pipe2(gate[:], unix.O_CLOEXEC)
+	if err == nil {
+		if gate[1], err = moveAbove(gate[1], unix.F_DUPFD_CLOEXEC); err == nil {
+			gate[0], err = moveAbove(gate[0], unix.F_DUPFD)
+		}
+	}
 	if err != nil {
 		return err
 	}
-	st.gate = gate[0]
-	argv := append([]string{c.Argv[0], "--" + SyncOption + "=" + strconv.Itoa(gate[1])}, c.Argv[1:]...)
+	st.gate = gate[1]
+	argv := append([]string{c.Argv[0], "--" + SyncOption + "=" + strconv.Itoa(gate[0])}, c.Argv[1:]...)
 
 	// Forked before the parent changes anything, the child starts with
 	// gosu's signal mask and dispositions: handled signals reset to their
@@ -163,7 +178,7 @@ func (h *handoff) start() error {
 		attr.Foreground, st.initTerm = false, -1
 		pid, err = syscall.ForkExec(c.Path, argv, pa)
 	}
-	unix.Close(gate[1])
+	unix.Close(gate[0])
 	if h.slave >= 0 {
 		unix.Close(h.slave)
 		h.slave = -1
@@ -173,9 +188,8 @@ func (h *handoff) start() error {
 	}
 	st.pid = pid
 	if st.pidfd >= 0 {
-		if st.pidfd, err = moveAbove(st.pidfd, 3, unix.F_DUPFD_CLOEXEC); err != nil {
-			return errs.Wrap("keeping the child's pidfd", err)
-		}
+		// Without it (-1), SIGCHLD alone reports the command's exit.
+		st.pidfd, _ = moveAbove(st.pidfd, unix.F_DUPFD_CLOEXEC)
 	}
 	if c.Init {
 		st.flags |= flagInit
@@ -184,7 +198,9 @@ func (h *handoff) start() error {
 		st.flags |= flagGroup
 	}
 	st.graceMS = int(c.Grace.Milliseconds())
-	st.success = c.Success
+	for _, code := range c.Success {
+		st.success[code/8] |= 1 << (code % 8)
+	}
 	return nil
 }
 
@@ -211,8 +227,8 @@ func (h *handoff) openPTY(attr *syscall.SysProcAttr, files []uintptr) error {
 	if err != nil {
 		return err
 	}
-	if p.Master, err = moveAbove(p.Master, 3, unix.F_DUPFD_CLOEXEC); err == nil {
-		p.Slave, err = moveAbove(p.Slave, 3, unix.F_DUPFD_CLOEXEC)
+	if p.Master, err = moveAbove(p.Master, unix.F_DUPFD_CLOEXEC); err == nil {
+		p.Slave, err = moveAbove(p.Slave, unix.F_DUPFD_CLOEXEC)
 	}
 	st.master, h.slave = p.Master, p.Slave
 	if err != nil {
@@ -269,63 +285,84 @@ func awaitForeground(fd int) error {
 
 // exec becomes the supervisor: it closes what gosu inherited (the child has
 // its copies), keeps only CAP_KILL and sets no_new_privs on this thread,
-// blocks every signal, and execs gosu again with the state in argv. Every
-// thread of the new image starts from this one's credentials and mask. It
-// returns only on failure.
+// blocks every signal, binds itself to the CPU it runs on, and
+// execs gosu again, the state in a pipe. Every thread of the new image
+// starts from this one's credentials, mask and affinity. It returns only
+// on failure.
+//
+// The binding: the supervisor's os/signal set-up is a round trip between
+// two threads per signal (runtime.sigenable), and gates the command's start;
+// on one CPU each hand-off is a local context switch rather than a wake-up
+// of the other CPU (measured: 0.28 ms instead of 0.84 for the five, median
+// of 60 starts). The child, started before, keeps the caller's affinity;
+// the supervisor's own work after that is a few system calls per event.
 func (h *handoff) exec() error {
-	keep := []int{h.st.gate}
-	for _, fd := range []int{h.st.master, h.st.pidfd} {
-		if fd >= 0 {
-			keep = append(keep, fd)
-		}
+	// The state goes through a pipe the next image reads: a few hundred
+	// bytes, well within a pipe's buffer.
+	var p [2]int
+	err := unix.Pipe2(p[:], unix.O_CLOEXEC)
+	if err == nil {
+		_, err = unix.Write(p[1], h.st.bytes())
+		unix.Close(p[1])
 	}
 	// Descriptors without FD_CLOEXEC survived the exec that started gosu:
 	// they are the caller's, and the exec below closes them all. The
 	// supervisor's own, opened close-on-exec, are handed to the next image
 	// as if inherited.
-	for _, fd := range keep {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
-			return errs.Wrap("keeping the supervisor's descriptors", err)
+	var fdsBuf [4]int
+	keep := fdsBuf[:0]
+	for _, fd := range [...]int{p[0], h.st.gate, h.st.master, h.st.pidfd} {
+		if fd >= 0 && err == nil {
+			keep = append(keep, fd)
+			_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0)
 		}
 	}
-	if err := fds.CloseOnExec(keep); err != nil {
-		return errs.Wrap("closing inherited descriptors", err)
+	if err == nil {
+		err = fds.CloseOnExec(keep)
 	}
-	if err := lockDown(); err != nil {
-		return errs.Wrap("dropping the parent's privileges", err)
+	// What the supervisor needs to signal and reap a command running as
+	// another user, and nothing else: uid 0 stays (as the target's uid,
+	// the command could ptrace the parent and use its terminal
+	// descriptors), and of the capabilities only CAP_KILL, in the
+	// permitted and effective sets (inheritable and ambient empty), and
+	// no_new_privs. Both belong to a thread: this one, which execs, and
+	// exec gives the new image's threads its credentials, no_new_privs
+	// making sure the exec (as uid 0) regains nothing beyond CAP_KILL. The
+	// bounding set is left as it is: it only limits what an exec can gain,
+	// and the supervisor execs nothing.
+	var have caps.Sets
+	if err == nil {
+		have, err = caps.Get()
 	}
-	var all, old unix.Sigset_t
+	if err == nil {
+		keep := have.Permitted & (1 << unix.CAP_KILL)
+		err = caps.Set(caps.Sets{Effective: keep, Permitted: keep})
+	}
+	if err == nil {
+		err = unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	}
+	var all unix.Sigset_t
 	for i := range all.Val {
-		all.Val[i] = ^uint64(0)
+		all.Val[i] = ^all.Val[i]
 	}
-	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &all, &old); err != nil {
-		return errs.Wrap("blocking signals", err)
+	if err == nil {
+		err = unix.PthreadSigmask(unix.SIG_SETMASK, &all, nil)
 	}
-	pinHere()
-	// GOMAXPROCS=1: the supervisor runs one goroutine that matters, and
-	// fewer processors mean fewer runtime threads kept (bench/parent.sh:
-	// 7 rather than 6 to 9). No other variable: the user's GODEBUG or GOGC
-	// are for the command.
-	err := syscall.Exec(self, []string{h.c.Name, "--" + ResumeOption + "=" + h.st.encode()}, []string{"GOMAXPROCS=1"})
-	unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
-	return errs.Wrap("starting the supervisor as "+self, err)
-}
-
-// pinHere binds this thread, and so every thread of the image it execs,
-// to the CPU it runs on now. The supervisor's os/signal set-up is a round
-// trip between two threads per signal (runtime.sigenable), which gates the
-// command's start: on one CPU each hand-off is a plain context switch
-// instead of a wake-up of another CPU, and the five took 0.4 ms instead of
-// 1.1 (median of 40, bench/parent.sh's machine). The child, already
-// started, keeps the caller's affinity; the supervisor's own work after
-// that is a few system calls per event.
-func pinHere() {
-	var cpu uint32
-	if _, _, errno := unix.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&cpu)), 0, 0); errno == 0 {
-		var set unix.CPUSet
-		set.Set(int(cpu))
-		unix.SchedSetaffinity(0, &set)
+	if err == nil {
+		// Bound to the CPU it runs on: see below.
+		var cpu uint32
+		if _, _, errno := unix.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&cpu)), 0, 0); errno == 0 && cpu < 1024 {
+			var set [16]uint64 // cpu_set_t
+			set[cpu/64] = 1 << (cpu % 64)
+			unix.RawSyscall(unix.SYS_SCHED_SETAFFINITY, 0, unsafe.Sizeof(set), uintptr(unsafe.Pointer(&set)))
+		}
+		// GOMAXPROCS=1: the supervisor runs one goroutine that matters,
+		// and fewer processors mean fewer runtime threads kept
+		// (bench/parent.sh: 7 rather than 6 to 9). No other variable: the
+		// user's GODEBUG or GOGC are for the command.
+		err = syscall.Exec(self, []string{h.c.Name, "--" + ResumeOption + "=" + strconv.Itoa(p[0])}, []string{"GOMAXPROCS=1"})
 	}
+	return errs.Wrap("becoming the supervisor", err)
 }
 
 // abort undoes start after a failure: the child, held at the gate, is

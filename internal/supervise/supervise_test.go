@@ -584,19 +584,35 @@ func TestThreadsBlockSignals(t *testing.T) {
 }
 
 // TestStateRoundTrip: what Run hands to Resume reads back the same, every
-// field set.
+// field set; a short or missing state, or a state without a child or a
+// gate, is refused.
 func TestStateRoundTrip(t *testing.T) {
-	st := state{success: []int{3, 143}}
-	for i, f := range st.fields() {
-		*f = 100 + i
+	pass := func(st *state, n int) (state, bool) {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+		unix.Write(p[1], st.bytes()[:n])
+		unix.Close(p[1])
+		return readState([]string{"gosu", "--" + ResumeOption + "=" + strconv.Itoa(p[0])})
 	}
-	got, ok := decode(st.encode())
-	if !ok || !reflect.DeepEqual(got, st) {
-		t.Errorf("decode(encode(%+v)) = %+v, %v", st, got, ok)
+	st := state{pid: 7, pidfd: 8, gate: 9, master: 10, relayTerm: 11, relayOut: 12, initTerm: 13, flags: 14, graceMS: 15}
+	for _, code := range []int{0, 3, 143, 255} {
+		st.success[code/8] |= 1 << (code % 8)
 	}
-	for _, bad := range []string{"", "1,2,3", "x,5,-1,-1,-1,-1,1,0", "0,5,-1,-1,-1,-1,1,0", "7,2,-1,-1,-1,-1,1,0", "7,5,-1,-1,-1,-1,1,0,-9"} {
-		if _, ok := decode(bad); ok {
-			t.Errorf("decode(%q) accepted", bad)
+	if got, ok := pass(&st, len(st.bytes())); !ok || got != st || !got.succeeds(143) || got.succeeds(142) {
+		t.Errorf("round trip: %+v, %v; want %+v", got, ok, st)
+	}
+	if _, ok := pass(&st, len(st.bytes())-1); ok {
+		t.Error("a short state was accepted")
+	}
+	bad := state{pid: 0, gate: 9}
+	if _, ok := pass(&bad, len(bad.bytes())); ok {
+		t.Error("a state without a child was accepted")
+	}
+	for _, args := range [][]string{{"gosu"}, {"gosu", "--" + ResumeOption + "=x"}, {"gosu", "--" + ResumeOption + "=2"}} {
+		if _, ok := readState(args); ok {
+			t.Errorf("readState(%q) accepted", args)
 		}
 	}
 }

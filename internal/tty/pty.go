@@ -146,7 +146,7 @@ func AwaitForeground(fd int) error {
 		err = unix.IoctlSetTermios(fd, unix.TCSETS, t)
 	}
 	if err == unix.EIO {
-		return errs.Explain("gosu is in the background of its terminal, in an orphaned process group: no shell can bring it to the foreground", err)
+		return errs.Explain("in the background, in an orphaned process group", err)
 	}
 	return err
 }
