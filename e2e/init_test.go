@@ -585,3 +585,20 @@ func TestInitParentAsTarget(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q; want nothing reached and the descriptors of plain gosu's command (%q)", r.code, r.stdout, r.stderr, plain.stdout)
 	}
 }
+
+// TestInitClosedStdio: gosu started with stdin, stdout and stderr closed
+// still supervises, and the command gets what plain gosu gives it there
+// (Go's runtime opens /dev/null for them): no descriptor of the parent's
+// (the gate, the state it hands on, its pipes) takes their numbers.
+func TestInitClosedStdio(t *testing.T) {
+	needRoot(t)
+	dir := sharedDir(t)
+	g := strings.Join(withAccounts(bin+"/gosu"), " ")
+	for _, mode := range []string{"", "--init"} {
+		r := run(t, nil, "sh", "-c", "exec 0<&- 1>&- 2>&-; exec "+g+" "+mode+` app sh -c 'readlink /proc/$$/fd/0 /proc/$$/fd/2 > `+dir+`/fds; exit 7'`)
+		fds, _ := os.ReadFile(dir + "/fds")
+		if r.code != 7 || string(fds) != "/dev/null\n/dev/null\n" {
+			t.Errorf("gosu %s: exit %d (want 7); the command's fd 0 and 2: %q (want /dev/null)", mode, r.code, fds)
+		}
+	}
+}

@@ -83,14 +83,6 @@ func Resume(args []string) int {
 		return 1
 	}
 	setComm(name)
-	// Descriptors 0 to 2 that gosu was started without get /dev/null, so
-	// that none of the supervisor's own (the self-pipe, where a message
-	// to fd 2 would read as signals) takes their numbers.
-	for fd := 0; fd <= 2; fd++ {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == unix.EBADF {
-			unix.Open("/dev/null", unix.O_RDWR, 0)
-		}
-	}
 	s := newSupervisor(st, name)
 	err := s.listen()
 	if err == nil && s.relay != nil {
@@ -111,20 +103,6 @@ func Resume(args []string) int {
 	s.reap()
 	s.loop()
 	return s.finish()
-}
-
-// moveAbove gives fd a number above 2 (fcntl op F_DUPFD, which clears
-// close-on-exec, or F_DUPFD_CLOEXEC) and closes the old one, unless it is
-// there already and op keeps its flags. Descriptors 0 to 2 may be closed
-// when gosu starts: the parent's own must never take their numbers, which
-// the child is given as its stdio.
-func moveAbove(fd, op int) (int, error) {
-	if fd > 2 && op == unix.F_DUPFD_CLOEXEC {
-		return fd, nil
-	}
-	nfd, err := unix.FcntlInt(uintptr(fd), op, 3)
-	unix.Close(fd)
-	return nfd, err
 }
 
 // TakeSync removes the gate's word that Run puts after argv[0] and returns

@@ -154,12 +154,13 @@ func (h *handoff) start() error {
 	// end, poll reports POLLERR on the write end, and the parent knows that
 	// signals it forwards from then on reach the command rather than the
 	// gosu before it.
+	// (Go's runtime opens /dev/null for any of descriptors 0 to 2 that
+	// gosu was started without, so none of the parent's own takes their
+	// numbers.)
 	var gate [2]int
 	err := unix.Pipe2(gate[:], unix.O_CLOEXEC)
 	if err == nil {
-		if gate[1], err = moveAbove(gate[1], unix.F_DUPFD_CLOEXEC); err == nil {
-			gate[0], err = moveAbove(gate[0], unix.F_DUPFD)
-		}
+		_, err = unix.FcntlInt(uintptr(gate[0]), unix.F_SETFD, 0)
 	}
 	if err != nil {
 		return err
@@ -187,10 +188,6 @@ func (h *handoff) start() error {
 		return errs.Wrap("starting gosu again as "+c.Path, err)
 	}
 	st.pid = pid
-	if st.pidfd >= 0 {
-		// Without it (-1), SIGCHLD alone reports the command's exit.
-		st.pidfd, _ = moveAbove(st.pidfd, unix.F_DUPFD_CLOEXEC)
-	}
 	if c.Init {
 		st.flags |= flagInit
 	}
@@ -227,13 +224,7 @@ func (h *handoff) openPTY(attr *syscall.SysProcAttr, files []uintptr) error {
 	if err != nil {
 		return err
 	}
-	if p.Master, err = moveAbove(p.Master, unix.F_DUPFD_CLOEXEC); err == nil {
-		p.Slave, err = moveAbove(p.Slave, unix.F_DUPFD_CLOEXEC)
-	}
 	st.master, h.slave = p.Master, p.Slave
-	if err != nil {
-		return errs.Wrap("opening a new pseudo-terminal", err)
-	}
 	if err := p.Inherit(term); err != nil {
 		return errs.Wrap("copying the terminal's settings", err)
 	}
