@@ -23,7 +23,8 @@ var qemuSkips = map[string][]string{
 	"./internal/account":   {"TestUnreadable"},                                  // reads as nobody in a helper
 	"./internal/ownership": {"TestMountsNotEntered", "TestUnreadableDirectory"}, // helpers in a mount namespace, under setpriv
 	"./internal/supervise": {"TestExitStatus", "TestSuccessCodes", "TestStartFailure", "TestForwardSignals", // the parent starts the test binary
-		"TestReapOrphans", "TestLeftoversGetTERM", "TestLeftoversGetKILL", "TestParentLockedDown"},
+		"TestReapOrphans", "TestLeftoversGetTERM", "TestLeftoversGetKILL", "TestParentLockedDown",
+		"TestLeftoversAllGetTERM", "TestThreadsBlockSignals"},
 	"./internal/useradd": {"TestConcurrentProcesses", "TestKilledMidway", "TestReadOnlyEtc", "TestOpenShift", // writers in helpers
 		"TestNotRoot", "TestBindMountedPasswd", "TestShadow", "TestShadowToolsInterop",
 		"TestRemapBindMounted", "TestRemapKilledMidway", "TestRemapWithUsermod", "TestRemapReadOnlyEtc"},

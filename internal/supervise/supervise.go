@@ -174,6 +174,13 @@ func (h *handoff) start() error {
 	// command would get them.
 	pa := &syscall.ProcAttr{Env: c.Env, Files: files, Sys: &attr}
 	pid, err := syscall.ForkExec(c.Path, argv, pa)
+	if err == syscall.EINVAL {
+		// qemu-user (7.2, which runs foreign-architecture containers
+		// through binfmt_misc) refuses CLONE_PIDFD where a kernel before
+		// 5.3 ignores it: go on without the pidfd, as there.
+		attr.PidFD, st.pidfd = nil, -1
+		pid, err = syscall.ForkExec(c.Path, argv, pa)
+	}
 	if err != nil && attr.Foreground {
 		// The terminal's foreground changed since it was checked.
 		attr.Foreground, st.initTerm = false, -1
