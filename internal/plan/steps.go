@@ -115,7 +115,7 @@ func (p *Plan) resolveRemap(r Request, userSpec string) (Chown, error) {
 	uid, err := account.ParseID(u)
 	gid, err2 := account.ParseID(g)
 	if err != nil || err2 != nil {
-		return Chown{}, errors.New("--remap-user=" + r.RemapUser + " needs ids as USER-SPEC: UID:GID (\"$PUID:$PGID\") or /PATH")
+		return Chown{}, errors.New("--remap-user=" + errs.Printable(r.RemapUser) + " needs ids as USER-SPEC: UID:GID (\"$PUID:$PGID\") or /PATH")
 	}
 	rp, err := useradd.System.CheckRemap(useradd.Remap{Name: r.RemapUser, UID: uid, GID: gid, AllowDuplicateUID: r.AllowDupUID})
 	if err != nil {

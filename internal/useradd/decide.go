@@ -256,7 +256,7 @@ func decideRemap(c *contents, r *Remap, p *Plan) error {
 		if n != 0 {
 			why = " (" + path + ":" + strconv.Itoa(n) + " has that name but is malformed: " + err.Error() + ")"
 		}
-		return errs.Explain("no user "+name+" in "+path+why+"; --add-user="+r.Name+" adds a user of that name", ErrNoUser)
+		return errs.Explain("no user "+name+" in "+path+why+"; --add-user="+errs.Printable(r.Name)+" adds a user of that name", ErrNoUser)
 	case entry.UID == 0:
 		return errs.Explain(name+" has uid 0: root's ids are never changed", ErrInvalid)
 	case r.UID == 0 || r.GID == 0:
