@@ -374,7 +374,7 @@ func (a *accountFile) write(ch *Change, replacing bool) error {
 	}
 	n, err := unix.Write(fd, more)
 	if err == nil && n != len(more) {
-		err = unix.EIO // a short write to a regular file: the disk is full
+		err = unix.ENOSPC // a short write to a regular file: the disk is full
 	}
 	if err != nil && n > 0 {
 		unix.Ftruncate(fd, st.Size) // leave no part of a line
