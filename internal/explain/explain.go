@@ -41,7 +41,7 @@ func Text(p *plan.Plan) string {
 	line("command:", strings.Join(shellWords(p.Command), " ")+" (looked up in PATH as the user)")
 	name := "no passwd entry"
 	if p.Identity.Name != "" {
-		name = p.Identity.Name
+		name = shq(p.Identity.Name) // from /etc/passwd, which may hold any byte but ':' and '\n'
 	}
 	line("user:", "uid "+strconv.FormatUint(uint64(t.UID), 10)+" ("+name+")")
 	line("group:", "gid "+strconv.FormatUint(uint64(t.GID), 10))

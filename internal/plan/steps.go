@@ -115,7 +115,7 @@ func (p *Plan) resolveRemap(r Request, userSpec string) (Chown, error) {
 	uid, err := account.ParseID(u)
 	gid, err2 := account.ParseID(g)
 	if err != nil || err2 != nil {
-		return Chown{}, errors.New("--remap-user=" + r.RemapUser + " needs ids as USER-SPEC: UID:GID (\"$PUID:$PGID\") or /PATH")
+		return Chown{}, errors.New("--remap-user=" + errs.Printable(r.RemapUser) + " needs ids as USER-SPEC: UID:GID (\"$PUID:$PGID\") or /PATH")
 	}
 	rp, err := useradd.System.CheckRemap(useradd.Remap{Name: r.RemapUser, UID: uid, GID: gid, AllowDuplicateUID: r.AllowDupUID})
 	if err != nil {
@@ -138,6 +138,13 @@ func (p *Plan) resolveRemap(r Request, userSpec string) (Chown, error) {
 		p.RemapUser = rp
 	}
 	old := Chown{FromUID: int64(rp.OldUID), FromGID: int64(rp.OldGID)}
+	if rp.OldGID == 0 {
+		// An entry of group root (OpenShift's "useradd -g 0"): every gid-0
+		// entry re-grouped would give root's own files (root:root 0640 in
+		// the home or a --chown path) to the new gid. Only what the old uid
+		// owns changes then, and gets both ids (chown --from=OLDUID).
+		old.FromGID = -1
+	}
 	if rp.OldUID == uid && rp.OldGID == gid {
 		return old, nil
 	}

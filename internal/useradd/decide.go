@@ -60,12 +60,12 @@ func groupByID(a *accountFile, gid uint32) (string, bool, error) {
 	return "", false, s.Err()
 }
 
-// named finds the first line of a called name, well-formed or not: its
+// named finds the first line of a called name (nameOf), well-formed or not: its
 // content, number and offset; and the number of a second one, 0 if none.
 func named(a *accountFile, name string) (line []byte, n, off, second int, err error) {
 	s := a.scan()
 	for s.Scan() {
-		if string(account.FirstField(s.Line())) != name {
+		if nameOf(s.Line()) != name {
 			continue
 		}
 		if n != 0 {
@@ -84,11 +84,20 @@ func entryWith(a *accountFile, gid bool, id uint32, but string) ([]byte, int) {
 		if gid {
 			uid = g
 		}
-		if err == nil && uid == id && (but == "" || string(account.FirstField(s.Line())) != but) {
+		if err == nil && uid == id && (but == "" || nameOf(s.Line()) != but) {
 			return bytes.Clone(s.Line()), s.N()
 		}
 	}
 	return nil, 0
+}
+
+// nameOf is the name a line gives to glibc, which skips the blanks
+// (isspace) that lead a line: " app:x:0:0::/root:/bin/sh" is app, uid 0,
+// to su, cron and sshd (and to upstream gosu, which trims every line), so
+// it has the name for every decision here, though gosu's own lookups
+// (docs/accounts.md) read its name as " app".
+func nameOf(line []byte) string {
+	return string(bytes.TrimLeft(account.FirstField(line), " \t\v\f\r"))
 }
 
 // freeGroupName returns nil when no group line, well-formed or not, is
@@ -202,7 +211,7 @@ func shadowLine(a *accountFile, uid uint32, name string) (bool, error) {
 	if n == 0 || err != nil {
 		return false, err
 	}
-	if pw := line[len(name):]; len(pw) > 1 && (pw[1] == '!' || pw[1] == '*') {
+	if pw := line[len(account.FirstField(line)):]; len(pw) > 1 && (pw[1] == '!' || pw[1] == '*') {
 		return true, nil
 	}
 	return false, errs.Explain("cannot add uid "+strconv.FormatUint(uint64(uid), 10)+" as "+errs.Quote(name)+": "+a.path+":"+strconv.Itoa(n)+
@@ -247,7 +256,7 @@ func decideRemap(c *contents, r *Remap, p *Plan) error {
 		if n != 0 {
 			why = " (" + path + ":" + strconv.Itoa(n) + " has that name but is malformed: " + err.Error() + ")"
 		}
-		return errs.Explain("no user "+name+" in "+path+why+"; --add-user="+r.Name+" adds a user of that name", ErrNoUser)
+		return errs.Explain("no user "+name+" in "+path+why+"; --add-user="+errs.Printable(r.Name)+" adds a user of that name", ErrNoUser)
 	case entry.UID == 0:
 		return errs.Explain(name+" has uid 0: root's ids are never changed", ErrInvalid)
 	case r.UID == 0 || r.GID == 0:

@@ -731,3 +731,30 @@ func TestShadowToolsInterop(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderHoldsFlock: any user may open /etc/passwd or /etc/group and
+// flock(2) it, shared or not. Holding lckpwdf's lock, gosu does not wait
+// for such a reader: it did, and a start failed after 15 s with "another
+// process (useradd, passwd, vipw, gosu) holds the lock" while a uid-1000
+// "flock -s /etc/group sleep 20" ran (seen).
+func TestReaderHoldsFlock(t *testing.T) {
+	needRoot(t)
+	f := newFixture(t, true)
+	for _, path := range []string{f.Passwd, f.Group} {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		if err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.LockWait = 300 * time.Millisecond
+	if _, err := ensure(f.Files, Request{UID: 1001, GID: 1001, Home: "/"}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := f.Check(Request{UID: 1001, GID: 1001, Home: "/"}); err != nil || !p.Nothing() {
+		t.Fatalf("after Apply: %+v, %v", summarize(p), err)
+	}
+}

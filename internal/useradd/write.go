@@ -57,10 +57,10 @@ func (c *contents) files() [3]*accountFile { return [3]*accountFile{&c.passwd, &
 // be written, it is not used (it serves PAM and pwck; the account works
 // without it), and it is never created.
 //
-// With lock, each file is read under its flock(2), which every gosu takes,
-// and re-opened if it was renamed over while gosu waited; the locks are
-// held until close. They are taken in one order, so two gosu cannot wait
-// for each other.
+// With lock, each file is read under its flock(2), which every gosu takes
+// that cannot have lckpwdf's lock, and re-opened if it was renamed over
+// while gosu waited; the locks are held until close. They are taken in one
+// order, so two gosu cannot wait for each other.
 func (f *Files) read(lock bool) (*contents, error) {
 	c := &contents{
 		passwd: accountFile{path: f.Passwd, dir: -1, fd: -1},
@@ -242,8 +242,10 @@ func (a *accountFile) writable(replace bool) error {
 // which conflicts with lckpwdf's classic one and also excludes other
 // goroutines. When the lock file cannot be had (OpenShift: /etc is not
 // writable, or the file is root's), nothing is replaced: new lines are
-// appended in place under flock(2) of each file, which every gosu takes,
-// so gosu processes still exclude each other.
+// appended in place under flock(2) of each file, which every such gosu
+// takes, so they still exclude each other. Holding the lock file, gosu
+// takes no flock: a reader may hold one (flock needs only read access),
+// and waiting for it let any user fail the start.
 func (f *Files) Apply(p *Plan) error {
 	if p.Nothing() {
 		return nil
@@ -253,7 +255,10 @@ func (f *Files) Apply(p *Plan) error {
 		return err
 	}
 	defer unlock()
-	c, err := f.read(true)
+	// The files' own flocks serve only where lckpwdf's lock could not be
+	// had: any user who may read a file may flock it, and would make every
+	// start wait for it and fail.
+	c, err := f.read(!replacing)
 	defer c.close()
 	if err != nil {
 		return err
@@ -374,7 +379,7 @@ func (a *accountFile) write(ch *Change, replacing bool) error {
 	}
 	n, err := unix.Write(fd, more)
 	if err == nil && n != len(more) {
-		err = unix.EIO // a short write to a regular file: the disk is full
+		err = unix.ENOSPC // a short write to a regular file: the disk is full
 	}
 	if err != nil && n > 0 {
 		unix.Ftruncate(fd, st.Size) // leave no part of a line
