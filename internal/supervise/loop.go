@@ -129,6 +129,14 @@ func (s *supervisor) loop() {
 		}
 		if pidfd >= 0 && pfds[pidfd].Revents != 0 {
 			s.reap()
+			if !s.exited && s.pidfd >= 0 {
+				// The command exited, but a tracer (one of its own
+				// processes may ptrace it) holds the zombie: the pidfd
+				// stays readable, and polled it would spin the loop until
+				// then. The SIGCHLD of the release reports the exit.
+				unix.Close(s.pidfd)
+				s.pidfd = -1
+			}
 		}
 		s.runtimeSignals()
 		if sigfd >= 0 && pfds[sigfd].Revents != 0 {

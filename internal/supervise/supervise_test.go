@@ -50,6 +50,9 @@ func TestMain(m *testing.M) {
 	if n, ok := strings.CutPrefix(strings.Join(os.Args[1:], " "), "--spawn="); ok {
 		os.Exit(spawn(n))
 	}
+	if len(os.Args) == 4 && os.Args[1] == "--seize" {
+		os.Exit(seize(os.Args[2], os.Args[3]))
+	}
 	if cfg := os.Getenv("SUPERVISE_CONFIG"); cfg != "" {
 		runtime.LockOSThread()
 		var c Config
@@ -98,6 +101,22 @@ func spawn(n string) int {
 	if err := os.WriteFile(os.Getenv("SUPERVISE_PIDS"), pids, 0o644); err != nil {
 		return 94
 	}
+	return 0
+}
+
+// seize attaches to the process pid as its tracer (PTRACE_SEIZE, which
+// does not stop it), says so in the file ready ("EPERM" when the kernel
+// refuses), and holds it for a second and a half without ever waiting for
+// it: when it exits, its zombie is the tracer's to report first.
+func seize(pid, ready string) int {
+	runtime.LockOSThread() // a tracer is a thread
+	n, _ := strconv.Atoi(pid)
+	msg := "seized\n"
+	if err := unix.PtraceSeize(n); err != nil {
+		msg = "EPERM\n"
+	}
+	os.WriteFile(ready, []byte(msg), 0o644)
+	time.Sleep(1500 * time.Millisecond)
 	return 0
 }
 
@@ -625,5 +644,50 @@ func TestAppendPIDs(t *testing.T) {
 	}
 	if got := appendPIDs([]int{1}, []byte("")); !reflect.DeepEqual(got, []int{1}) {
 		t.Errorf("appendPIDs of nothing = %v", got)
+	}
+}
+
+// cpuTicks is the user and system time pid has used, in clock ticks
+// (/proc/PID/stat, fields 14 and 15).
+func cpuTicks(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	u, _ := strconv.Atoi(f[11])
+	s, _ := strconv.Atoi(f[12])
+	return u + s
+}
+
+// TestTracedCommandExit: the command's own child ptraces it and holds its
+// zombie after it exits, without waiting for it. The command's pidfd is
+// then readable while waitid shows the parent nothing; the parent used to
+// poll it again at once and spin a CPU (a second of CPU time per second)
+// until the tracer let go. It must idle, then report the status once the
+// tracer exits.
+func TestTracedCommandExit(t *testing.T) {
+	dir := t.TempDir()
+	// The command waits without a child of its own to end (a SIGCHLD
+	// would stop it for a tracer that never continues it).
+	c := sh(t, `"$0" --seize $$ `+dir+`/ready & while [ ! -s `+dir+`/ready ]; do :; done; exit 3`)
+	c.Argv = append(c.Argv, testBinary(t))
+	c.Init = true
+	p := startParent(t, c)
+	if got := waitFile(t, dir+"/ready"); got != "seized\n" {
+		p.wait(t, 10*time.Second)
+		need(t, false, "the kernel refuses PTRACE_SEIZE of the command by its child here (Yama?)")
+	}
+	time.Sleep(200 * time.Millisecond) // the command exits, the tracer holds it
+	before := cpuTicks(t, p.cmd.Process.Pid)
+	time.Sleep(time.Second)
+	// A spinning parent uses about 100 ticks a second, less on a busy
+	// machine; an idle one none.
+	if used := cpuTicks(t, p.cmd.Process.Pid) - before; used > 20 {
+		t.Errorf("the parent used %d clock ticks of CPU in a second while the command's exit was held by a tracer", used)
+	}
+	if code := p.wait(t, 10*time.Second); code != 3 {
+		t.Errorf("status %d, want 3 (stderr %q)", code, p.stderr.String())
 	}
 }
