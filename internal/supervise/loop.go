@@ -184,7 +184,14 @@ func (s *supervisor) advance(now time.Time) {
 				continue
 			}
 			if now.Before(s.deadline) {
-				s.leftovers(unix.SIGTERM) // orphans that arrived since
+				if !s.pid1 {
+					// Orphans that arrived since. (As PID 1, kill(-1)
+					// reached everyone once: another SIGTERM every 50 ms
+					// ends a program whose first one started a graceful
+					// exit and restored the default action, as Go's
+					// signal.NotifyContext advises.)
+					s.leftovers(unix.SIGTERM)
+				}
 				return
 			}
 			// In milliseconds: strconv.FormatFloat would cost 7 KB of the

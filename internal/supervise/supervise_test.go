@@ -406,6 +406,23 @@ func TestLeftoversGetTERM(t *testing.T) {
 	}
 }
 
+// TestLeftoversTERMOnce: a leftover that catches SIGTERM and goes on gets
+// it once during the grace period, as PID 1 too (where the init used to
+// send kill(-1, SIGTERM) every 50 ms: 20 of them in a second).
+func TestLeftoversTERMOnce(t *testing.T) {
+	for name, wrap := range modes(t) {
+		dir := t.TempDir()
+		c := sh(t, `setsid sh -c 'n=0; trap "n=\$((n+1)); echo \$n > `+dir+`/count" TERM; echo > `+dir+`/ready; while :; do sleep 0.02 || :; done' &
+			while [ ! -s `+dir+`/ready ]; do sleep 0.01; done; exit 5`)
+		c.Init, c.Grace = true, time.Second
+		code, _, stderr := runParent(t, c, wrap...)
+		n, _ := os.ReadFile(dir + "/count")
+		if code != 5 || string(n) != "1\n" {
+			t.Errorf("%s: status %d (want 5), SIGTERM count %q (want 1), stderr %q", name, code, n, stderr)
+		}
+	}
+}
+
 // TestLeftoversGetKILL: a leftover that ignores SIGTERM gets SIGKILL after
 // the grace period, and gosu says so.
 func TestLeftoversGetKILL(t *testing.T) {
