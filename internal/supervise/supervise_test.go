@@ -490,6 +490,34 @@ func TestParentLockedDown(t *testing.T) {
 	p.wait(t, 10*time.Second)
 }
 
+// TestParentNoCoreDump: the parent dumps no core, whatever the caller's
+// limit: the command could otherwise make the root parent write its memory
+// to the working directory (kill -QUIT $$ under --pty, which re-raises it).
+// The command keeps the caller's limit.
+func TestParentNoCoreDump(t *testing.T) {
+	needRoot(t)
+	prlimit, err := exec.LookPath("prlimit")
+	need(t, err == nil, "needs prlimit (util-linux)")
+	dir := t.TempDir()
+	c := sh(t, "grep '^Max core file size' /proc/$$/limits > "+dir+"/limits; exec sleep 100")
+	c.Init = true
+	p := startParent(t, c, prlimit, "--core=unlimited:unlimited")
+	child := waitFile(t, dir+"/limits")
+	pid := strconv.Itoa(p.cmd.Process.Pid)
+	for deadline := time.Now().Add(5 * time.Second); statusField(p.cmd.Process.Pid, "NoNewPrivs") != "1" && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	limits, _ := os.ReadFile("/proc/" + pid + "/limits")
+	if !strings.Contains(string(limits), "\nMax core file size        0                    0                    bytes") {
+		t.Errorf("the parent's limits:\n%s", limits)
+	}
+	if !strings.HasPrefix(child, "Max core file size        unlimited            unlimited") {
+		t.Errorf("the command's core limit: %q, want the caller's (unlimited)", child)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 10*time.Second)
+}
+
 // childrenOf lists pid's children, each /proc/PID/task/TID/children read
 // whole.
 func childrenOf(t *testing.T, pid int) []int {
