@@ -45,6 +45,7 @@ type supervisor struct {
 	children bool // waitid said children remain
 	reaped   bool // a child other than the command was collected
 	exited   bool // the command was reaped: its PID is no longer ours to signal
+	more     bool // reap stopped with children still to collect
 	execed   bool // the child has exec'd the command (the gate closed)
 	hurry    bool // asked to end after the command exited
 	ws       unix.WaitStatus
@@ -52,7 +53,7 @@ type supervisor struct {
 	term  int // the terminal whose foreground the command got, or -1
 	relay *relay
 	gate  int // the parent's end of the gate, until the command's exec closes it
-	pidfd int // the command's pidfd until it is reaped, or -1
+	pidfd int // the command's pidfd until it exits, or -1
 
 	sigs       chan os.Signal
 	sigR, sigW int    // the self-pipe os/signal's goroutine writes to
@@ -127,9 +128,9 @@ func (s *supervisor) loop() {
 		if err == nil && s.relay != nil {
 			s.relay.io(pfds, time.Now())
 		}
-		if pidfd >= 0 && pfds[pidfd].Revents != 0 {
+		if exit := pidfd >= 0 && pfds[pidfd].Revents != 0; exit || s.more {
 			s.reap()
-			if !s.exited && s.pidfd >= 0 {
+			if exit && !s.exited && !s.more && s.pidfd >= 0 {
 				// The command exited, but a tracer (one of its own
 				// processes may ptrace it) holds the zombie: the pidfd
 				// stays readable, and polled it would spin the loop until
@@ -148,6 +149,9 @@ func (s *supervisor) loop() {
 
 // timeout is poll's timeout in milliseconds: until the next deadline.
 func (s *supervisor) timeout(now time.Time) int {
+	if s.more {
+		return 0
+	}
 	var d time.Duration
 	switch s.phase {
 	case grace, killing:
@@ -324,7 +328,8 @@ func (s *supervisor) reap() {
 	if !s.reapAll {
 		idType, id = unix.P_PID, s.pid
 	}
-	for {
+	s.more = false
+	for n := 0; ; n++ {
 		var si unix.Siginfo
 		err := unix.Waitid(idType, id, &si, unix.WEXITED|unix.WSTOPPED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
 		switch {
@@ -335,6 +340,12 @@ func (s *supervisor) reap() {
 			return
 		case si.Signo == 0:
 			s.children = true
+			return
+		case n == 256:
+			// Orphans that fork and exit as fast as they are collected
+			// would keep this loop going for good (runtimeSignals). The
+			// loop comes back at once (more).
+			s.children, s.more = true, true
 			return
 		}
 		pid := chldPID(&si)

@@ -736,3 +736,76 @@ func TestTracedCommandExit(t *testing.T) {
 		t.Errorf("status %d, want 3 (stderr %q)", code, p.stderr.String())
 	}
 }
+
+// TestReapBounded: one reap pass collects at most 256 children and says
+// there are more, which makes the loop come back at once (poll timeout 0),
+// and the next pass collects the rest. Orphans that fork and exit as fast
+// as they are collected (16 such loops, in C, left by a command) kept the
+// unbounded pass going for good: the init forwarded no SIGTERM and never
+// ended its grace period.
+func TestReapBounded(t *testing.T) {
+	attr := &syscall.ProcAttr{Files: []uintptr{0, 1, 2}}
+	keep, err := syscall.ForkExec("/bin/sleep", []string{"sleep", "100"}, attr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		syscall.Kill(keep, syscall.SIGKILL)
+		syscall.Wait4(keep, nil, 0, nil)
+	}()
+	var kids []int
+	for range 300 {
+		pid, err := syscall.ForkExec("/bin/true", []string{"true"}, attr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kids = append(kids, pid)
+	}
+	for _, pid := range kids { // all zombies
+		var si unix.Siginfo
+		if err := unix.Waitid(unix.P_PID, pid, &si, unix.WEXITED|unix.WNOWAIT, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := newSupervisor(state{pid: keep, pidfd: -1, gate: -1, master: -1, initTerm: -1, flags: flagInit}, "gosu")
+	s.reap()
+	left := 0
+	for _, pid := range kids {
+		if statusField(pid, "State") != "" {
+			left++
+		}
+	}
+	if !s.more || left != 300-256 || s.timeout(time.Now()) != 0 {
+		t.Errorf("after one pass: more %v, %d of 300 zombies left (want 44), poll timeout %d (want 0)", s.more, left, s.timeout(time.Now()))
+	}
+	s.reap()
+	for _, pid := range kids {
+		if statusField(pid, "State") != "" {
+			t.Errorf("zombie %d left after the second pass", pid)
+		}
+	}
+	if s.more || !s.children || s.exited {
+		t.Errorf("after the second pass: more %v, children %v (the sleep), exited %v", s.more, s.children, s.exited)
+	}
+}
+
+// TestRuntimeSignalsOneRead: the self-pipe is read once a call (what is
+// left makes poll return at once), and however many SIGCHLD that read
+// holds, they make one reap pass. The old loop read until the pipe was
+// empty, which a storm of SIGCHLD never let happen.
+func TestRuntimeSignalsOneRead(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	unix.Write(p[1], bytes.Repeat([]byte{byte(syscall.SIGCHLD)}, 1000))
+	s := newSupervisor(state{pid: 1 << 22, pidfd: -1, gate: -1, master: -1, initTerm: -1}, "gosu")
+	s.sigR, s.children = p[0], true
+	s.runtimeSignals()
+	n, _ := unix.IoctlGetInt(p[0], unix.TIOCINQ)
+	if n != 1000-128 || s.children {
+		t.Errorf("%d bytes left in the pipe (want 872); children %v (want false: one reap pass, ECHILD for a PID that is no child)", n, s.children)
+	}
+}
