@@ -43,7 +43,6 @@ type supervisor struct {
 	reapAll  bool // wait for every child: the init, or PID 1
 	pid1     bool
 	children bool // waitid said children remain
-	reaped   bool // a child other than the command was collected
 	exited   bool // the command was reaped: its PID is no longer ours to signal
 	more     bool // reap stopped with children still to collect
 	execed   bool // the child has exec'd the command (the gate closed)
@@ -244,7 +243,6 @@ func (s *supervisor) drain(now time.Time) {
 // (orphans are reparented while it is read); their own children follow as
 // they are orphaned in turn.
 func (s *supervisor) leftovers(sig unix.Signal) {
-	s.reaped = false
 	if s.pid1 {
 		unix.Kill(-1, sig)
 		return
@@ -376,11 +374,8 @@ func (s *supervisor) reap() {
 				unix.Close(s.pidfd)
 				s.pidfd = -1
 			}
-		} else {
-			s.reaped = true
-			if s.termed != nil {
-				s.termed[uint(pid)/64] &^= 1 << (uint(pid) % 64)
-			}
+		} else if s.termed != nil {
+			s.termed[uint(pid)/64] &^= 1 << (uint(pid) % 64)
 		}
 	}
 }
