@@ -43,8 +43,8 @@ type supervisor struct {
 	reapAll  bool // wait for every child: the init, or PID 1
 	pid1     bool
 	children bool // waitid said children remain
-	reaped   bool // a child other than the command was collected
 	exited   bool // the command was reaped: its PID is no longer ours to signal
+	more     bool // reap stopped with children still to collect
 	execed   bool // the child has exec'd the command (the gate closed)
 	hurry    bool // asked to end after the command exited
 	ws       unix.WaitStatus
@@ -52,7 +52,7 @@ type supervisor struct {
 	term  int // the terminal whose foreground the command got, or -1
 	relay *relay
 	gate  int // the parent's end of the gate, until the command's exec closes it
-	pidfd int // the command's pidfd until it is reaped, or -1
+	pidfd int // the command's pidfd until it exits, or -1
 
 	sigs       chan os.Signal
 	sigR, sigW int    // the self-pipe os/signal's goroutine writes to
@@ -127,8 +127,16 @@ func (s *supervisor) loop() {
 		if err == nil && s.relay != nil {
 			s.relay.io(pfds, time.Now())
 		}
-		if pidfd >= 0 && pfds[pidfd].Revents != 0 {
+		if exit := pidfd >= 0 && pfds[pidfd].Revents != 0; exit || s.more {
 			s.reap()
+			if exit && !s.exited && !s.more && s.pidfd >= 0 {
+				// The command exited, but a tracer (one of its own
+				// processes may ptrace it) holds the zombie: the pidfd
+				// stays readable, and polled it would spin the loop until
+				// then. The SIGCHLD of the release reports the exit.
+				unix.Close(s.pidfd)
+				s.pidfd = -1
+			}
 		}
 		s.runtimeSignals()
 		if sigfd >= 0 && pfds[sigfd].Revents != 0 {
@@ -140,6 +148,9 @@ func (s *supervisor) loop() {
 
 // timeout is poll's timeout in milliseconds: until the next deadline.
 func (s *supervisor) timeout(now time.Time) int {
+	if s.more {
+		return 0
+	}
 	var d time.Duration
 	switch s.phase {
 	case grace, killing:
@@ -176,7 +187,14 @@ func (s *supervisor) advance(now time.Time) {
 				continue
 			}
 			if now.Before(s.deadline) {
-				s.leftovers(unix.SIGTERM) // orphans that arrived since
+				if !s.pid1 {
+					// Orphans that arrived since. (As PID 1, kill(-1)
+					// reached everyone once: another SIGTERM every 50 ms
+					// ends a program whose first one started a graceful
+					// exit and restored the default action, as Go's
+					// signal.NotifyContext advises.)
+					s.leftovers(unix.SIGTERM)
+				}
 				return
 			}
 			// In milliseconds: strconv.FormatFloat would cost 7 KB of the
@@ -225,7 +243,6 @@ func (s *supervisor) drain(now time.Time) {
 // (orphans are reparented while it is read); their own children follow as
 // they are orphaned in turn.
 func (s *supervisor) leftovers(sig unix.Signal) {
-	s.reaped = false
 	if s.pid1 {
 		unix.Kill(-1, sig)
 		return
@@ -309,7 +326,8 @@ func (s *supervisor) reap() {
 	if !s.reapAll {
 		idType, id = unix.P_PID, s.pid
 	}
-	for {
+	s.more = false
+	for n := 0; ; n++ {
 		var si unix.Siginfo
 		err := unix.Waitid(idType, id, &si, unix.WEXITED|unix.WSTOPPED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
 		switch {
@@ -320,6 +338,12 @@ func (s *supervisor) reap() {
 			return
 		case si.Signo == 0:
 			s.children = true
+			return
+		case n == 256:
+			// Orphans that fork and exit as fast as they are collected
+			// would keep this loop going for good (runtimeSignals). The
+			// loop comes back at once (more).
+			s.children, s.more = true, true
 			return
 		}
 		pid := chldPID(&si)
@@ -350,11 +374,8 @@ func (s *supervisor) reap() {
 				unix.Close(s.pidfd)
 				s.pidfd = -1
 			}
-		} else {
-			s.reaped = true
-			if s.termed != nil {
-				s.termed[uint(pid)/64] &^= 1 << (uint(pid) % 64)
-			}
+		} else if s.termed != nil {
+			s.termed[uint(pid)/64] &^= 1 << (uint(pid) % 64)
 		}
 	}
 }

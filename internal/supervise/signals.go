@@ -115,23 +115,28 @@ func pump(sigs <-chan os.Signal, w int) {
 	}
 }
 
-// runtimeSignals handles the signals waiting in the self-pipe, in order.
-// SIGCHLD is handled at once; the others wait for the command's exec.
+// runtimeSignals handles the signals waiting in the self-pipe, in order,
+// one read's worth a call (poll sees what is left): SIGCHLD with one reap
+// pass for them all, the others once the command has exec'd. (Orphans that
+// fork and exit as fast as they are collected kept a SIGCHLD in the pipe,
+// and a loop that read until the pipe was empty going for good: no other
+// signal forwarded, no deadline seen.)
 func (s *supervisor) runtimeSignals() {
 	var buf [128]byte
-	for {
-		n, _ := unix.Read(s.sigR, buf[:])
-		for _, b := range buf[:max(n, 0)] {
-			switch sig := sigOf(int(b)); {
-			case sig == unix.SIGCHLD || s.execed:
-				s.signal(sig)
-			default:
-				s.held |= 1 << (sig - 1)
-			}
+	n, _ := unix.Read(s.sigR, buf[:])
+	chld := false
+	for _, b := range buf[:max(n, 0)] {
+		switch sig := sigOf(int(b)); {
+		case sig == unix.SIGCHLD:
+			chld = true
+		case s.execed:
+			s.signal(sig)
+		default:
+			s.held |= 1 << (sig - 1)
 		}
-		if n < len(buf) {
-			return
-		}
+	}
+	if chld {
+		s.reap()
 	}
 }
 

@@ -339,6 +339,14 @@ func (h *handoff) exec() error {
 	if err == nil {
 		err = unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 	}
+	if err == nil {
+		// No core dump: the relay re-raises the command's SIGQUIT on
+		// itself, and a root process would write its memory (what went
+		// through the terminal) to a file in the caller's working
+		// directory whenever the command chose to (sudo disables its own
+		// the same way). The child, forked before, keeps the caller's limit.
+		err = unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
+	}
 	var all unix.Sigset_t
 	for i := range all.Val {
 		all.Val[i] = ^all.Val[i]

@@ -50,6 +50,9 @@ func TestMain(m *testing.M) {
 	if n, ok := strings.CutPrefix(strings.Join(os.Args[1:], " "), "--spawn="); ok {
 		os.Exit(spawn(n))
 	}
+	if len(os.Args) == 4 && os.Args[1] == "--seize" {
+		os.Exit(seize(os.Args[2], os.Args[3]))
+	}
 	if cfg := os.Getenv("SUPERVISE_CONFIG"); cfg != "" {
 		runtime.LockOSThread()
 		var c Config
@@ -98,6 +101,22 @@ func spawn(n string) int {
 	if err := os.WriteFile(os.Getenv("SUPERVISE_PIDS"), pids, 0o644); err != nil {
 		return 94
 	}
+	return 0
+}
+
+// seize attaches to the process pid as its tracer (PTRACE_SEIZE, which
+// does not stop it), says so in the file ready ("EPERM" when the kernel
+// refuses), and holds it for a second and a half without ever waiting for
+// it: when it exits, its zombie is the tracer's to report first.
+func seize(pid, ready string) int {
+	runtime.LockOSThread() // a tracer is a thread
+	n, _ := strconv.Atoi(pid)
+	msg := "seized\n"
+	if err := unix.PtraceSeize(n); err != nil {
+		msg = "EPERM\n"
+	}
+	os.WriteFile(ready, []byte(msg), 0o644)
+	time.Sleep(1500 * time.Millisecond)
 	return 0
 }
 
@@ -387,6 +406,23 @@ func TestLeftoversGetTERM(t *testing.T) {
 	}
 }
 
+// TestLeftoversTERMOnce: a leftover that catches SIGTERM and goes on gets
+// it once during the grace period, as PID 1 too (where the init used to
+// send kill(-1, SIGTERM) every 50 ms: 20 of them in a second).
+func TestLeftoversTERMOnce(t *testing.T) {
+	for name, wrap := range modes(t) {
+		dir := t.TempDir()
+		c := sh(t, `setsid sh -c 'n=0; trap "n=\$((n+1)); echo \$n > `+dir+`/count" TERM; echo > `+dir+`/ready; while :; do sleep 0.02 || :; done' &
+			while [ ! -s `+dir+`/ready ]; do sleep 0.01; done; exit 5`)
+		c.Init, c.Grace = true, time.Second
+		code, _, stderr := runParent(t, c, wrap...)
+		n, _ := os.ReadFile(dir + "/count")
+		if code != 5 || string(n) != "1\n" {
+			t.Errorf("%s: status %d (want 5), SIGTERM count %q (want 1), stderr %q", name, code, n, stderr)
+		}
+	}
+}
+
 // TestLeftoversGetKILL: a leftover that ignores SIGTERM gets SIGKILL after
 // the grace period, and gosu says so.
 func TestLeftoversGetKILL(t *testing.T) {
@@ -449,6 +485,34 @@ func TestParentLockedDown(t *testing.T) {
 		if !strings.Contains(string(status), want+"\n") {
 			t.Errorf("parent lacks %q:\n%s", want, status)
 		}
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 10*time.Second)
+}
+
+// TestParentNoCoreDump: the parent dumps no core, whatever the caller's
+// limit: the command could otherwise make the root parent write its memory
+// to the working directory (kill -QUIT $$ under --pty, which re-raises it).
+// The command keeps the caller's limit.
+func TestParentNoCoreDump(t *testing.T) {
+	needRoot(t)
+	prlimit, err := exec.LookPath("prlimit")
+	need(t, err == nil, "needs prlimit (util-linux)")
+	dir := t.TempDir()
+	c := sh(t, "grep '^Max core file size' /proc/$$/limits > "+dir+"/limits; exec sleep 100")
+	c.Init = true
+	p := startParent(t, c, prlimit, "--core=unlimited:unlimited")
+	child := waitFile(t, dir+"/limits")
+	pid := strconv.Itoa(p.cmd.Process.Pid)
+	for deadline := time.Now().Add(5 * time.Second); statusField(p.cmd.Process.Pid, "NoNewPrivs") != "1" && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	limits, _ := os.ReadFile("/proc/" + pid + "/limits")
+	if !strings.Contains(string(limits), "\nMax core file size        0                    0                    bytes") {
+		t.Errorf("the parent's limits:\n%s", limits)
+	}
+	if !strings.HasPrefix(child, "Max core file size        unlimited            unlimited") {
+		t.Errorf("the command's core limit: %q, want the caller's (unlimited)", child)
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.wait(t, 10*time.Second)
@@ -625,5 +689,123 @@ func TestAppendPIDs(t *testing.T) {
 	}
 	if got := appendPIDs([]int{1}, []byte("")); !reflect.DeepEqual(got, []int{1}) {
 		t.Errorf("appendPIDs of nothing = %v", got)
+	}
+}
+
+// cpuTicks is the user and system time pid has used, in clock ticks
+// (/proc/PID/stat, fields 14 and 15).
+func cpuTicks(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	u, _ := strconv.Atoi(f[11])
+	s, _ := strconv.Atoi(f[12])
+	return u + s
+}
+
+// TestTracedCommandExit: the command's own child ptraces it and holds its
+// zombie after it exits, without waiting for it. The command's pidfd is
+// then readable while waitid shows the parent nothing; the parent used to
+// poll it again at once and spin a CPU (a second of CPU time per second)
+// until the tracer let go. It must idle, then report the status once the
+// tracer exits.
+func TestTracedCommandExit(t *testing.T) {
+	dir := t.TempDir()
+	// The command waits without a child of its own to end (a SIGCHLD
+	// would stop it for a tracer that never continues it).
+	c := sh(t, `"$0" --seize $$ `+dir+`/ready & while [ ! -s `+dir+`/ready ]; do :; done; exit 3`)
+	c.Argv = append(c.Argv, testBinary(t))
+	c.Init = true
+	p := startParent(t, c)
+	if got := waitFile(t, dir+"/ready"); got != "seized\n" {
+		p.wait(t, 10*time.Second)
+		need(t, false, "the kernel refuses PTRACE_SEIZE of the command by its child here (Yama?)")
+	}
+	time.Sleep(200 * time.Millisecond) // the command exits, the tracer holds it
+	before := cpuTicks(t, p.cmd.Process.Pid)
+	time.Sleep(time.Second)
+	// A spinning parent uses about 100 ticks a second, less on a busy
+	// machine; an idle one none.
+	if used := cpuTicks(t, p.cmd.Process.Pid) - before; used > 20 {
+		t.Errorf("the parent used %d clock ticks of CPU in a second while the command's exit was held by a tracer", used)
+	}
+	if code := p.wait(t, 10*time.Second); code != 3 {
+		t.Errorf("status %d, want 3 (stderr %q)", code, p.stderr.String())
+	}
+}
+
+// TestReapBounded: one reap pass collects at most 256 children and says
+// there are more, which makes the loop come back at once (poll timeout 0),
+// and the next pass collects the rest. Orphans that fork and exit as fast
+// as they are collected (16 such loops, in C, left by a command) kept the
+// unbounded pass going for good: the init forwarded no SIGTERM and never
+// ended its grace period.
+func TestReapBounded(t *testing.T) {
+	attr := &syscall.ProcAttr{Files: []uintptr{0, 1, 2}}
+	keep, err := syscall.ForkExec("/bin/sleep", []string{"sleep", "100"}, attr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		syscall.Kill(keep, syscall.SIGKILL)
+		syscall.Wait4(keep, nil, 0, nil)
+	}()
+	var kids []int
+	for range 300 {
+		pid, err := syscall.ForkExec("/bin/true", []string{"true"}, attr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kids = append(kids, pid)
+	}
+	for _, pid := range kids { // all zombies
+		var si unix.Siginfo
+		if err := unix.Waitid(unix.P_PID, pid, &si, unix.WEXITED|unix.WNOWAIT, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := newSupervisor(state{pid: keep, pidfd: -1, gate: -1, master: -1, initTerm: -1, flags: flagInit}, "gosu")
+	s.reap()
+	left := 0
+	for _, pid := range kids {
+		if statusField(pid, "State") != "" {
+			left++
+		}
+	}
+	if !s.more || left != 300-256 || s.timeout(time.Now()) != 0 {
+		t.Errorf("after one pass: more %v, %d of 300 zombies left (want 44), poll timeout %d (want 0)", s.more, left, s.timeout(time.Now()))
+	}
+	s.reap()
+	for _, pid := range kids {
+		if statusField(pid, "State") != "" {
+			t.Errorf("zombie %d left after the second pass", pid)
+		}
+	}
+	if s.more || !s.children || s.exited {
+		t.Errorf("after the second pass: more %v, children %v (the sleep), exited %v", s.more, s.children, s.exited)
+	}
+}
+
+// TestRuntimeSignalsOneRead: the self-pipe is read once a call (what is
+// left makes poll return at once), and however many SIGCHLD that read
+// holds, they make one reap pass. The old loop read until the pipe was
+// empty, which a storm of SIGCHLD never let happen.
+func TestRuntimeSignalsOneRead(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	unix.Write(p[1], bytes.Repeat([]byte{byte(syscall.SIGCHLD)}, 1000))
+	s := newSupervisor(state{pid: 1 << 22, pidfd: -1, gate: -1, master: -1, initTerm: -1}, "gosu")
+	s.sigR, s.children = p[0], true
+	s.runtimeSignals()
+	n, _ := unix.IoctlGetInt(p[0], unix.TIOCINQ)
+	if n != 1000-128 || s.children {
+		t.Errorf("%d bytes left in the pipe (want 872); children %v (want false: one reap pass, ECHILD for a PID that is no child)", n, s.children)
 	}
 }
