@@ -357,6 +357,9 @@ func TestReleaseAssets(t *testing.T) {
 				t.Errorf("gosu-%s: build setting %s=%q, want %q", a.name, k, got[k], v)
 			}
 		}
+		if a.name == "amd64" {
+			checkBudget(t, path)
+		}
 		t.Logf("gosu-%s: %d bytes", a.name, len(readFile(t, path)))
 	}
 }

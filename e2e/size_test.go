@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"debug/buildinfo"
 	"debug/elf"
 	"os"
 	"os/exec"
@@ -26,29 +27,15 @@ func releaseToolchain(t *testing.T) string {
 }
 
 // TestBinary checks gosu for amd64 as it is released (built with the
-// release toolchain and flags): within the size budget, static, symbols
-// kept (govulncheck reads them), and free of the packages upstream removed
-// to shrink its size and scan surface.
+// release toolchain and the flags of scripts/release.sh, the version Go
+// stamps for the checkout included): within the size budget, static,
+// symbols kept (govulncheck reads them), and free of the packages upstream
+// removed to shrink its size and scan surface. TestReleaseAssets holds the
+// released asset itself to the same budget.
 func TestBinary(t *testing.T) {
 	setup(t)
-	toolchain := releaseToolchain(t)
-	path := t.TempDir() + "/gosu"
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-w", "-o", path, "./cmd/gosu")
-	build.Dir = ".."
-	// The go command fetches the release toolchain from the module proxy
-	// like a module (about 76 MB, once per machine).
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOTOOLCHAIN="+toolchain, "GOFLAGS=")
-	if out, err := build.CombinedOutput(); err != nil {
-		need(t, false, "building with the release toolchain "+toolchain+" (from the Go module proxy): "+err.Error()+"\n"+string(out))
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("static amd64 gosu built with %s: %d bytes (budget %d, %d to spare)", toolchain, st.Size(), sizeBudget, sizeBudget-st.Size())
-	if st.Size() > sizeBudget {
-		t.Errorf("gosu is %d bytes, over the budget of %d: find what grew with 'go tool nm -size -sort size'", st.Size(), sizeBudget)
-	}
+	path := buildAsReleased(t)
+	checkBudget(t, path)
 
 	f, err := elf.Open(path)
 	if err != nil {
@@ -72,5 +59,47 @@ func TestBinary(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// buildAsReleased builds gosu for amd64 as scripts/release.sh does: the
+// release toolchain, -buildvcs=true, and -X main.Version with the version
+// Go stamps for this checkout (read from a first build, as the script
+// does). Both add bytes: the build settings and the version string.
+func buildAsReleased(t *testing.T) string {
+	t.Helper()
+	toolchain := releaseToolchain(t)
+	dir := t.TempDir()
+	build := func(out string, flags ...string) {
+		cmd := exec.Command("go", append(append([]string{"build", "-trimpath", "-buildvcs=true"}, flags...), "-o", out, "./cmd/gosu")...)
+		cmd.Dir = ".."
+		// The go command fetches the release toolchain from the module
+		// proxy like a module (about 76 MB, once per machine).
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOTOOLCHAIN="+toolchain, "GOFLAGS=")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			need(t, false, "building with the release toolchain "+toolchain+" (from the Go module proxy) in a git checkout: "+err.Error()+"\n"+string(out))
+		}
+	}
+	build(dir + "/probe")
+	info, err := buildinfo.ReadFile(dir + "/probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, ok := strings.CutPrefix(info.Main.Version, "v")
+	need(t, ok, "go stamped no module version ("+info.Main.Version+"): release builds need git")
+	build(dir+"/gosu", "-ldflags=-w -X main.Version="+version)
+	return dir + "/gosu"
+}
+
+// checkBudget fails the test when the binary at path is over the budget.
+func checkBudget(t *testing.T, path string) {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %d bytes (budget %d, %d to spare)", path, st.Size(), sizeBudget, sizeBudget-st.Size())
+	if st.Size() > sizeBudget {
+		t.Errorf("%s is %d bytes, over the budget of %d: find what grew with 'go tool nm -size -sort size'", path, st.Size(), sizeBudget)
 	}
 }

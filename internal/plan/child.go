@@ -187,10 +187,9 @@ func parseValue(ptr any, v string) bool {
 // listItems yields the comma-separated items of v; none for "".
 func listItems(v string) func(func(string) bool) {
 	return func(yield func(string) bool) {
-		if v == "" {
-			return
-		}
-		for s := range strings.SplitSeq(v, ",") {
+		for more := v != ""; more; {
+			var s string
+			s, v, more = strings.Cut(v, ",")
 			if !yield(s) {
 				return
 			}
