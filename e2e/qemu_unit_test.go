@@ -24,7 +24,8 @@ var qemuSkips = map[string][]string{
 	"./internal/ownership": {"TestMountsNotEntered", "TestUnreadableDirectory"}, // helpers in a mount namespace, under setpriv
 	"./internal/supervise": {"TestExitStatus", "TestSuccessCodes", "TestStartFailure", "TestForwardSignals", // the parent starts the test binary
 		"TestReapOrphans", "TestLeftoversGetTERM", "TestLeftoversGetKILL", "TestParentLockedDown",
-		"TestLeftoversAllGetTERM", "TestThreadsBlockSignals"},
+		"TestLeftoversAllGetTERM", "TestThreadsBlockSignals", "TestLeftoversTERMOnce", "TestParentNoCoreDump",
+		"TestTracedCommandExit"},
 	"./internal/useradd": {"TestConcurrentProcesses", "TestKilledMidway", "TestReadOnlyEtc", "TestOpenShift", // writers in helpers
 		"TestNotRoot", "TestBindMountedPasswd", "TestShadow", "TestShadowToolsInterop",
 		"TestRemapBindMounted", "TestRemapKilledMidway", "TestRemapWithUsermod", "TestRemapReadOnlyEtc"},
@@ -75,6 +76,9 @@ func TestUnitTestsUnderQemu(t *testing.T) {
 				all = append(all, out...)
 				if err != nil {
 					t.Errorf("go test %s under %s: %v", strings.Join(r, " "), arch.qemu, err)
+				}
+				if strings.Contains(string(out), "exec format error") {
+					t.Errorf("a unit test started a %s binary, which this kernel cannot run: add it to qemuSkips", arch.goarch)
 				}
 			}
 			out := all
