@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -601,4 +602,76 @@ func TestInitClosedStdio(t *testing.T) {
 			t.Errorf("gosu %s: exit %d (want 7); the command's fd 0 and 2: %q (want /dev/null)", mode, r.code, fds)
 		}
 	}
+}
+
+// TestInitCPUs: the command runs on exactly the CPUs gosu was started on
+// (taskset's list, or the test's own), though the parent binds the child
+// and its own threads while both images start (docs/init.md); the
+// supervisor keeps one CPU of those, or the one there is.
+func TestInitCPUs(t *testing.T) {
+	needRoot(t)
+	taskset := needTool(t, "taskset", "util-linux")
+	var own unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &own); err != nil {
+		t.Fatal(err)
+	}
+	var cpus []int
+	for c := 0; c < 1024; c++ {
+		if own.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	lists := []string{""} // the test's own
+	if n := len(cpus); n >= 2 {
+		lists = append(lists, strconv.Itoa(cpus[n-2])+","+strconv.Itoa(cpus[n-1]), strconv.Itoa(cpus[0]))
+	} else {
+		t.Logf("only CPU %v here: the parent binds nothing (with two or more it does)", cpus)
+	}
+	for _, c := range initCases(t) {
+		if !c.ours {
+			continue
+		}
+		for _, list := range lists {
+			var prefix []string
+			if list != "" {
+				prefix = []string{taskset, "-c", list}
+			}
+			want := run(t, nil, append(prefix, "grep", "^Cpus_allowed_list:", "/proc/self/status")...)
+			caller := cpuList(t, strings.TrimPrefix(strings.TrimSpace(want.stdout), "Cpus_allowed_list:"))
+			r := run(t, nil, append(prefix, c.argv(nil, "app", "sh", "-c", `grep -h "^Cpus_allowed_list:" /proc/self/status /proc/$PPID/status`)...)...)
+			lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+			if r.code != 0 || len(lines) != 2 {
+				t.Errorf("%s on %q: exit %d, stdout %q, stderr %q", c.name, list, r.code, r.stdout, r.stderr)
+				continue
+			}
+			if lines[0] != strings.TrimSpace(want.stdout) {
+				t.Errorf("%s on %q: the command has %q, want the caller's %q", c.name, list, lines[0], want.stdout)
+			}
+			super := cpuList(t, strings.TrimPrefix(lines[1], "Cpus_allowed_list:"))
+			if len(super) != 1 || !slices.Contains(caller, super[0]) {
+				t.Errorf("%s on %q: the supervisor has %q, want one CPU of the caller's %v", c.name, list, lines[1], caller)
+			}
+		}
+	}
+}
+
+// cpuList reads the kernel's list format: "0-3,5".
+func cpuList(t *testing.T, s string) []int {
+	t.Helper()
+	var cpus []int
+	for part := range strings.SplitSeq(strings.TrimSpace(s), ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := a, error(nil)
+		if isRange {
+			b, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || b < a {
+			t.Fatalf("not a CPU list: %q", s)
+		}
+		for c := a; c <= b; c++ {
+			cpus = append(cpus, c)
+		}
+	}
+	return cpus
 }

@@ -26,8 +26,11 @@ func init() {
 	// Credentials and capabilities belong to a thread, not to the process,
 	// and execve keeps only the calling thread. Keep main on the thread it
 	// starts on, so that the switch (package drop) is made on the thread
-	// that finally calls execve.
-	runtime.LockOSThread()
+	// that finally calls execve. The supervising parent's own image
+	// switches nothing and runs unlocked (supervise.Resume says why).
+	if !supervise.Resuming(os.Args) {
+		runtime.LockOSThread()
+	}
 }
 
 func main() {
@@ -46,7 +49,7 @@ func run(args []string) int {
 	if err := drop.RefuseSetuid(self); err != nil {
 		return fail(1, err.Error())
 	}
-	if len(args) > 1 && strings.HasPrefix(args[1], "--"+supervise.ResumeOption+"=") {
+	if supervise.Resuming(args) {
 		// The supervising parent, exec'd again by itself (package supervise).
 		return supervise.Resume(args)
 	}

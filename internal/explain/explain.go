@@ -529,7 +529,14 @@ func shq(w string) string {
 
 // seconds writes d in seconds, as a JSON number.
 func seconds(d time.Duration) string {
-	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+	// d is whole milliseconds (gosu reads no finer): integers are exact,
+	// and strconv.FormatFloat's own code is not linked.
+	ms := d.Milliseconds()
+	s := strconv.FormatInt(ms/1000, 10)
+	if ms%1000 != 0 {
+		s += strings.TrimRight("."+strconv.FormatInt(1000+ms%1000, 10)[1:], "0")
+	}
+	return s
 }
 
 // from describes a --chown-from filter.

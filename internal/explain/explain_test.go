@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -162,5 +163,17 @@ func TestShellWords(t *testing.T) {
 	}
 	if got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00"); strings.Join(got, "|") != strings.Join(plainWords, "|") {
 		t.Errorf("sh read %q back as %q", plain, got)
+	}
+}
+
+// TestSeconds: --init-grace in seconds, from whole milliseconds, the way
+// strconv.FormatFloat(s, 'f', -1, 64) wrote it before.
+func TestSeconds(t *testing.T) {
+	for _, ms := range []int64{0, 1, 10, 100, 120, 999, 1000, 1001, 1050, 2500, 10000, 3599999, 3600000} {
+		d := time.Duration(ms) * time.Millisecond
+		want := strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+		if got := seconds(d); got != want {
+			t.Errorf("seconds(%d ms) = %q, want %q", ms, got, want)
+		}
 	}
 }

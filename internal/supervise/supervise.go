@@ -32,7 +32,6 @@ import (
 	"strconv"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -102,6 +101,10 @@ type handoff struct {
 	c     Config
 	st    state
 	slave int
+	// The CPUs gosu was started on, and the supervisor's, if placed
+	// (cpu.go).
+	caller, super cpuSet
+	placed        bool
 }
 
 // start prepares everything that needs privilege and starts the child at
@@ -173,6 +176,7 @@ func (h *handoff) start() error {
 	// default, ignored ones still ignored, exactly as a plain gosu's
 	// command would get them.
 	pa := &syscall.ProcAttr{Env: c.Env, Files: files, Sys: &attr}
+	h.place()
 	pid, err := syscall.ForkExec(c.Path, argv, pa)
 	if err == syscall.EINVAL {
 		// qemu-user (7.2, which runs foreign-architecture containers
@@ -195,6 +199,12 @@ func (h *handoff) start() error {
 		return errs.Wrap("starting gosu again as "+c.Path, err)
 	}
 	st.pid = pid
+	// The command runs on the CPUs gosu was started on (cpu.go).
+	if h.placed {
+		if errno := setAffinity(pid, &h.caller); errno != 0 {
+			return errs.Wrap("giving the child the caller's CPUs", errno)
+		}
+	}
 	if c.Init {
 		st.flags |= flagInit
 	}
@@ -283,17 +293,10 @@ func awaitForeground(fd int) error {
 
 // exec becomes the supervisor: it closes what gosu inherited (the child has
 // its copies), keeps only CAP_KILL and sets no_new_privs on this thread,
-// blocks every signal, binds itself to the CPU it runs on, and
+// blocks every signal, binds itself to the supervisor's CPU (cpu.go), and
 // execs gosu again, the state in a pipe. Every thread of the new image
 // starts from this one's credentials, mask and affinity. It returns only
 // on failure.
-//
-// The binding: the supervisor's os/signal set-up is a round trip between
-// two threads per signal (runtime.sigenable), and gates the command's start;
-// on one CPU each hand-off is a local context switch rather than a wake-up
-// of the other CPU (measured: 0.28 ms instead of 0.84 for the five, median
-// of 60 starts). The child, started before, keeps the caller's affinity;
-// the supervisor's own work after that is a few system calls per event.
 func (h *handoff) exec() error {
 	// The state goes through a pipe the next image reads: a few hundred
 	// bytes, well within a pipe's buffer.
@@ -355,12 +358,8 @@ func (h *handoff) exec() error {
 		err = unix.PthreadSigmask(unix.SIG_SETMASK, &all, nil)
 	}
 	if err == nil {
-		// Bound to the CPU it runs on: see below.
-		var cpu uint32
-		if _, _, errno := unix.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&cpu)), 0, 0); errno == 0 && cpu < 1024 {
-			var set [16]uint64 // cpu_set_t
-			set[cpu/64] = 1 << (cpu % 64)
-			unix.RawSyscall(unix.SYS_SCHED_SETAFFINITY, 0, unsafe.Sizeof(set), uintptr(unsafe.Pointer(&set)))
+		if h.placed {
+			setAffinity(0, &h.super)
 		}
 		// GOMAXPROCS=1: the supervisor runs one goroutine that matters,
 		// and fewer processors mean fewer runtime threads kept
