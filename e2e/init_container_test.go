@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -147,5 +148,60 @@ func TestContainerDetachLeader(t *testing.T) {
 	r = c.runTerminal(t, "gosu", "--detach-tty", "app", "tiocsti", "sctty")
 	if r.code != 1 || !strings.Contains(r.stdout, "TIOCSCTTY-BLOCKED: operation not permitted") || !strings.Contains(r.stdout, "TIOCSTI-BLOCKED") {
 		t.Errorf("--detach-tty: TIOCSCTTY then TIOCSTI was not refused: exit %d, %q", r.code, r.stdout)
+	}
+}
+
+// TestContainerInitCPUsetGrows: when the container's cpuset grows (runc
+// update --cpuset-cpus, as docker update and Kubernetes' CPU manager resize
+// one), the command under the supervising parent gets the new CPUs, as a
+// plain gosu's does: the parent never binds the child it forks. Since Linux
+// 6.2 sched_setaffinity also records the mask asked for, fork copies that
+// record and exec keeps it, and the kernel confines every later cpuset
+// change to it: a child once bound and given "the caller's CPUs" back kept
+// the command on the first cpuset's CPUs for good (internal/supervise/cpu.go).
+// It takes three CPUs: with two, the first cpuset must have both for the
+// parent to bind anything, and then it cannot grow.
+func TestContainerInitCPUsetGrows(t *testing.T) {
+	cpus := ownCPUs(t)
+	if len(cpus) < 3 {
+		t.Skipf("needs three CPUs to grow a cpuset of two that the parent would bind within; this test has %v", cpus)
+	}
+	c := newContainer(t)
+	first := cpus[:2]
+	all := make([]string, len(cpus))
+	for i, cpu := range cpus {
+		all[i] = strconv.Itoa(cpu)
+	}
+	c.edit(t, func(cfg map[string]any) {
+		resources := cfg["linux"].(map[string]any)["resources"].(map[string]any)
+		resources["cpu"] = map[string]any{"cpus": all[0] + "," + all[1]}
+	})
+	grown := filepath.Join(c.dir, "rootfs/tmp/grown")
+	report := `grep "^Cpus_allowed_list:" /proc/self/status; while [ ! -e /tmp/grown ]; do sleep 0.05; done; grep "^Cpus_allowed_list:" /proc/self/status`
+	for _, args := range [][]string{
+		{"gosu", "app", "sh", "-c", report},
+		{"gosu", "--init", "app", "sh", "-c", report},                    // PID 1
+		{"sh", "-c", "gosu --init app sh -c '" + report + "' || exit 1"}, // a subreaper
+		{"gosu", "--init", "--detach-tty", "app", "sh", "-c", report},    // in a session of its own
+	} {
+		os.Remove(grown)
+		cmd, out, id := c.start(t, args...)
+		before, _ := out.ReadString('\n')
+		if got := cpuList(t, strings.TrimPrefix(strings.TrimSpace(before), "Cpus_allowed_list:")); !slices.Equal(got, first) {
+			t.Errorf("%q in a cpuset of %v: the command has %v", args, first, got)
+		}
+		if o, err := exec.Command(c.runc, "update", "--cpuset-cpus", strings.Join(all, ","), id).CombinedOutput(); err != nil {
+			t.Fatalf("runc update --cpuset-cpus: %v %s", err, o)
+		}
+		if err := os.WriteFile(grown, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := out.ReadString('\n')
+		if got := cpuList(t, strings.TrimPrefix(strings.TrimSpace(after), "Cpus_allowed_list:")); !slices.Equal(got, cpus) {
+			t.Errorf("%q: the cpuset grew from %v to %v, the command has %v", args, first, cpus, got)
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("%q: %v", args, err)
+		}
 	}
 }

@@ -605,12 +605,64 @@ func TestInitClosedStdio(t *testing.T) {
 }
 
 // TestInitCPUs: the command runs on exactly the CPUs gosu was started on
-// (taskset's list, or the test's own), though the parent binds the child
-// and its own threads while both images start (docs/init.md); the
-// supervisor keeps one CPU of those, or the one there is.
+// (taskset's list, or the test's own), though the parent binds its own
+// threads while both images start (docs/init.md), with the caller's nice
+// value and policy; the supervisor keeps one CPU of those, or the one there
+// is. With --detach-tty the command starts in a session of its own, from
+// the same parent.
 func TestInitCPUs(t *testing.T) {
 	needRoot(t)
 	taskset := needTool(t, "taskset", "util-linux")
+	chrt := needTool(t, "chrt", "util-linux")
+	cpus := ownCPUs(t)
+	lists := []string{""} // the test's own
+	if n := len(cpus); n >= 2 {
+		lists = append(lists, strconv.Itoa(cpus[n-2])+","+strconv.Itoa(cpus[n-1]), strconv.Itoa(cpus[0]))
+		if n >= 3 {
+			lists = append(lists, strconv.Itoa(cpus[0])+","+strconv.Itoa(cpus[n-1])) // not contiguous
+		}
+	} else {
+		t.Logf("only CPU %v here: the parent binds nothing (with two or more it does)", cpus)
+	}
+	for _, c := range initCases(t) {
+		if !c.ours {
+			continue
+		}
+		for _, extra := range [][]string{nil, {"--detach-tty"}} {
+			for _, list := range lists {
+				// SCHED_BATCH (3), nice 5: fields 19 and 41 of /proc/PID/stat.
+				prefix := []string{chrt, "-b", "0", "nice", "-n", "5"}
+				if list != "" {
+					prefix = append(prefix, taskset, "-c", list)
+				}
+				name := strings.Join(append([]string{c.name}, extra...), " ")
+				want := run(t, nil, append(prefix, "grep", "^Cpus_allowed_list:", "/proc/self/status")...)
+				caller := cpuList(t, strings.TrimPrefix(strings.TrimSpace(want.stdout), "Cpus_allowed_list:"))
+				r := run(t, nil, append(prefix, c.argv(extra, "app", "sh", "-c",
+					`grep -h "^Cpus_allowed_list:" /proc/$$/status /proc/$PPID/status; cut -d" " -f19,41 /proc/$$/stat`)...)...)
+				lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+				if r.code != 0 || len(lines) != 3 {
+					t.Errorf("%s on %q: exit %d, stdout %q, stderr %q", name, list, r.code, r.stdout, r.stderr)
+					continue
+				}
+				if lines[0] != strings.TrimSpace(want.stdout) {
+					t.Errorf("%s on %q: the command has %q, want the caller's %q", name, list, lines[0], want.stdout)
+				}
+				super := cpuList(t, strings.TrimPrefix(lines[1], "Cpus_allowed_list:"))
+				if len(super) != 1 || !slices.Contains(caller, super[0]) {
+					t.Errorf("%s on %q: the supervisor has %q, want one CPU of the caller's %v", name, list, lines[1], caller)
+				}
+				if lines[2] != "5 3" {
+					t.Errorf("%s on %q: the command's nice and policy are %q, want the caller's \"5 3\"", name, list, lines[2])
+				}
+			}
+		}
+	}
+}
+
+// ownCPUs lists the CPUs the test may run on.
+func ownCPUs(t *testing.T) []int {
+	t.Helper()
 	var own unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &own); err != nil {
 		t.Fatal(err)
@@ -621,38 +673,7 @@ func TestInitCPUs(t *testing.T) {
 			cpus = append(cpus, c)
 		}
 	}
-	lists := []string{""} // the test's own
-	if n := len(cpus); n >= 2 {
-		lists = append(lists, strconv.Itoa(cpus[n-2])+","+strconv.Itoa(cpus[n-1]), strconv.Itoa(cpus[0]))
-	} else {
-		t.Logf("only CPU %v here: the parent binds nothing (with two or more it does)", cpus)
-	}
-	for _, c := range initCases(t) {
-		if !c.ours {
-			continue
-		}
-		for _, list := range lists {
-			var prefix []string
-			if list != "" {
-				prefix = []string{taskset, "-c", list}
-			}
-			want := run(t, nil, append(prefix, "grep", "^Cpus_allowed_list:", "/proc/self/status")...)
-			caller := cpuList(t, strings.TrimPrefix(strings.TrimSpace(want.stdout), "Cpus_allowed_list:"))
-			r := run(t, nil, append(prefix, c.argv(nil, "app", "sh", "-c", `grep -h "^Cpus_allowed_list:" /proc/self/status /proc/$PPID/status`)...)...)
-			lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-			if r.code != 0 || len(lines) != 2 {
-				t.Errorf("%s on %q: exit %d, stdout %q, stderr %q", c.name, list, r.code, r.stdout, r.stderr)
-				continue
-			}
-			if lines[0] != strings.TrimSpace(want.stdout) {
-				t.Errorf("%s on %q: the command has %q, want the caller's %q", c.name, list, lines[0], want.stdout)
-			}
-			super := cpuList(t, strings.TrimPrefix(lines[1], "Cpus_allowed_list:"))
-			if len(super) != 1 || !slices.Contains(caller, super[0]) {
-				t.Errorf("%s on %q: the supervisor has %q, want one CPU of the caller's %v", c.name, list, lines[1], caller)
-			}
-		}
-	}
+	return cpus
 }
 
 // cpuList reads the kernel's list format: "0-3,5".

@@ -102,10 +102,9 @@ type handoff struct {
 	c     Config
 	st    state
 	slave int
-	// The CPUs gosu was started on, and the supervisor's, if placed
-	// (cpu.go).
-	caller, super cpuSet
-	placed        bool
+	// The supervisor's CPU, if placed (cpu.go).
+	super  cpuSet
+	placed bool
 }
 
 // start prepares everything that needs privilege and starts the child at
@@ -200,12 +199,6 @@ func (h *handoff) start() error {
 		return errs.Wrap("starting gosu again as "+c.Path, err)
 	}
 	st.pid = pid
-	// The command runs on the CPUs gosu was started on (cpu.go).
-	if h.placed {
-		if errno := setAffinity(pid, &h.caller); errno != 0 {
-			return errs.Wrap("giving the child the caller's CPUs", errno)
-		}
-	}
 	if c.Init {
 		st.flags |= flagInit
 	}
