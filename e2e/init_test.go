@@ -553,6 +553,43 @@ func TestInitSignalBursts(t *testing.T) {
 	}
 }
 
+// TestInitSignalsToMainThread: signals sent to the init's main thread alone
+// (tgkill(PID, PID, sig), the thread whose id is the PID; tkill and
+// pthread_kill senders do that) reach the command as those sent to the
+// process do, as with tini (one thread): a real-time one as many times as
+// it was sent. A signal pending for one thread is read only by a signalfd
+// read on that thread, so the supervisor's loop must run on its main thread
+// (internal/supervise: Resume).
+func TestInitSignalsToMainThread(t *testing.T) {
+	needRoot(t)
+	var mask unix.Sigset_t
+	for _, n := range []int{10, 35, 64} {
+		mask.Val[(n-1)/64] |= 1 << ((n - 1) % 64)
+	}
+	for _, c := range initCases(t) {
+		for run := range 3 {
+			s := startBlocked(t, c.argv(nil, "app", bin+"/signals", "count", "64", "10", "35"), &mask)
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(s.stdout.String(), "ready") && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			init := s.cmd.Process.Pid
+			if c.pid1 {
+				init = firstChild(t, init) // unshare's
+			}
+			for range 5 {
+				unix.Tgkill(init, init, 35)
+			}
+			unix.Tgkill(init, init, 10)
+			time.Sleep(100 * time.Millisecond)
+			syscall.Kill(init, 64)
+			if code := s.wait(t, 10*time.Second); code != 0 || !strings.Contains(s.stdout.String(), "\n10=1\n") || !strings.Contains(s.stdout.String(), "\n35=5\n") {
+				t.Errorf("%s, run %d: exit %d, stdout %q, stderr %q; want 10=1 and 35=5", c.name, run, code, s.stdout.String(), s.stderr.String())
+			}
+		}
+	}
+}
+
 // startBlocked starts argv with the signals in mask blocked from its first
 // instruction: the thread that forks it blocks them, and a child starts
 // with its parent thread's mask.

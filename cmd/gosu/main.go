@@ -26,11 +26,9 @@ func init() {
 	// Credentials and capabilities belong to a thread, not to the process,
 	// and execve keeps only the calling thread. Keep main on the thread it
 	// starts on, so that the switch (package drop) is made on the thread
-	// that finally calls execve. The supervising parent's own image
-	// switches nothing and runs unlocked (supervise.Resume says why).
-	if !supervise.Resuming(os.Args) {
-		runtime.LockOSThread()
-	}
+	// that finally calls execve. The supervising parent's own image stays
+	// on its main thread too (supervise.Resume says why).
+	runtime.LockOSThread()
 }
 
 func main() {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -74,14 +75,16 @@ func Resuming(args []string) bool {
 // Resume is the supervisor that Run execs: args are its argv, the state in
 // args[1]. It returns the status to exit with.
 //
-// Its goroutine is not locked to a thread (gosu's init leaves this image's
-// alone): every thread of it has the same credentials, mask and affinity
-// from the exec, and nothing here belongs to one thread. A locked goroutine
-// hands its processor to another thread each time it blocks, which
-// os/signal's set-up does once per signal; unlocked, the set-up took 0.20
-// ms rather than 0.36 (median of 288 starts), and the runtime starts no
-// template thread, one thread fewer kept.
+// It runs on the main thread, the one whose id is the PID: a signal sent to
+// that thread alone (tgkill(PID, PID, sig), as tkill and pthread_kill
+// senders do) stays pending for it, blocked as on every thread, and a
+// signalfd read returns only the process's signals and the reading
+// thread's own. Unlocked, the loop ran on another thread, and such signals
+// never reached the command (TestInitSignalsToMainThread); tini, one
+// thread, forwards them. gosu's init locks main before Resume runs, as a
+// blocking system call could hand the goroutine to another thread.
 func Resume(args []string) int {
+	runtime.LockOSThread()
 	name := "gosu"
 	if len(args) > 0 && args[0] != "" {
 		name = filepath.Base(args[0])
