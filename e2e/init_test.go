@@ -499,6 +499,39 @@ func TestInitIgnoredSignals(t *testing.T) {
 // it ends gosu, which then starts nothing.)
 func TestInitSignalBursts(t *testing.T) {
 	needRoot(t)
+	signalBursts(t, nil, nil, 12, 30*time.Millisecond)
+}
+
+// TestInitSignalBurstsStarved: the same bursts while gosu starts on a CPU
+// that a busy loop keeps, at SCHED_IDLE: each step of its start-up (the
+// parent binding its threads, forking, execing itself; the child's start
+// and exec) is stretched over many time slices, and the bursts, spread
+// over 300 ms, land inside them.
+func TestInitSignalBurstsStarved(t *testing.T) {
+	needRoot(t)
+	taskset := needTool(t, "taskset", "util-linux")
+	chrt := needTool(t, "chrt", "util-linux")
+	cpu := strconv.Itoa(ownCPUs(t)[0])
+	// The busy loop runs from just before gosu starts until the last
+	// burst, then the command may count at its ease.
+	busy := func() func() {
+		loop := exec.Command(taskset, "-c", cpu, "sh", "-c", "while :; do :; done")
+		if err := loop.Start(); err != nil {
+			t.Fatal(err)
+		}
+		stop := func() { loop.Process.Kill(); loop.Wait() }
+		t.Cleanup(stop)
+		return stop
+	}
+	signalBursts(t, []string{taskset, "-c", cpu, chrt, "-i", "0"}, busy, 4, 300*time.Millisecond)
+}
+
+// signalBursts runs gosu --init with the signals helper (wrap in front of
+// gosu, exec'ing it), sending bursts at random moments within span of its
+// start, then checks what arrived. busy, if not nil, starts a load before
+// each run and returns what ends it once the bursts are sent.
+func signalBursts(t *testing.T, wrap []string, busy func() func(), runs int, span time.Duration) {
+	t.Helper()
 	std := []int{10, 12, 14, 28}
 	rt := []int{35, 36, 40, 50, 63}
 	const until = 64
@@ -506,22 +539,26 @@ func TestInitSignalBursts(t *testing.T) {
 	for _, n := range append(append(append([]int{}, std...), rt...), until) {
 		list = append(list, strconv.Itoa(n))
 	}
-	argv := withAccounts(append([]string{bin + "/gosu", "--init", "app", bin + "/signals", "count", strconv.Itoa(until)}, list...)...)
+	argv := withAccounts(append(append(wrap, bin+"/gosu", "--init", "app", bin+"/signals", "count", strconv.Itoa(until)), list...)...)
 	var mask unix.Sigset_t
 	for _, n := range append(append(append([]int{}, std...), rt...), until) {
 		mask.Val[(n-1)/64] |= 1 << ((n - 1) % 64)
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 12))
-	for run := range 12 {
+	for run := range runs {
+		stop := func() {}
+		if busy != nil {
+			stop = busy()
+		}
 		s := startBlocked(t, argv, &mask)
 		pid := s.cmd.Process.Pid
 		sent := map[int]int{}
 		start := time.Now()
-		// Bursts at random moments in the first 30 ms (the whole start-up
-		// of parent and child here), the first at once.
+		// Bursts at random moments in span (30 ms: the whole start-up of
+		// parent and child here), the first at once.
 		for b := range 6 {
 			if b > 0 {
-				time.Sleep(time.Until(start.Add(time.Duration(rng.IntN(30000)) * time.Microsecond)))
+				time.Sleep(time.Until(start.Add(time.Duration(rng.Int64N(int64(span))))))
 			}
 			for _, n := range rt {
 				for range 1 + rng.IntN(20) {
@@ -537,6 +574,7 @@ func TestInitSignalBursts(t *testing.T) {
 			}
 		}
 		syscall.Kill(pid, until)
+		stop()
 		if code := s.wait(t, 20*time.Second); code != 0 {
 			t.Fatalf("run %d: exit %d, stdout %q, stderr %q", run, code, s.stdout.String(), s.stderr.String())
 		}
