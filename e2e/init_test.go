@@ -628,6 +628,19 @@ func TestInitSignalsToMainThread(t *testing.T) {
 	}
 }
 
+// TestInitName: ps and top show the init as gosu, every time. The
+// supervisor, exec'd as /proc/self/exe ("exe"), names itself again with
+// PR_SET_NAME, which names the calling thread only: it must run on the main
+// thread, whose name is the process's (unlocked, 2 starts in 100 kept
+// "exe").
+func TestInitName(t *testing.T) {
+	needRoot(t)
+	r := run(t, nil, withAccounts("sh", "-c", `for i in $(seq 100); do `+bin+`/gosu --init app sh -c 'cat /proc/$PPID/comm'; done`)...)
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); r.code != 0 || len(lines) != 100 || strings.Count(r.stdout, "gosu\n") != 100 {
+		t.Errorf("exit %d, %d lines, %d of them gosu; stderr %q", r.code, len(lines), strings.Count(r.stdout, "gosu\n"), r.stderr)
+	}
+}
+
 // startBlocked starts argv with the signals in mask blocked from its first
 // instruction: the thread that forks it blocks them, and a child starts
 // with its parent thread's mask.

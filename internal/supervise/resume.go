@@ -81,8 +81,10 @@ func Resuming(args []string) bool {
 // signalfd read returns only the process's signals and the reading
 // thread's own. Unlocked, the loop ran on another thread, and such signals
 // never reached the command (TestInitSignalsToMainThread); tini, one
-// thread, forwards them. gosu's init locks main before Resume runs, as a
-// blocking system call could hand the goroutine to another thread.
+// thread, forwards them. setComm names only the calling thread, too, and
+// the main thread's name is the process's. gosu's init locks main before
+// Resume runs, as a blocking system call could hand the goroutine to
+// another thread.
 func Resume(args []string) int {
 	runtime.LockOSThread()
 	name := "gosu"
