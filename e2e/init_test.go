@@ -641,6 +641,37 @@ func TestInitName(t *testing.T) {
 	}
 }
 
+// TestInitStartFailures: when the parent cannot start the child (its exec
+// of /proc/self/exe fails) or cannot become the supervisor (capset fails),
+// after it has bound its threads to a CPU, gosu says so in one line and
+// exits 1; the command never runs, and nothing is left (in a PID namespace
+// of its own, with a shell as PID 1, only the shell remains).
+// strace injects the failures; binding that fails everywhere changes
+// nothing.
+func TestInitStartFailures(t *testing.T) {
+	needRoot(t)
+	strace := needTool(t, "strace", "strace")
+	unshare := needTool(t, "unshare", "util-linux")
+	for _, tc := range []struct{ inject, want string }{
+		{"execve:error=EACCES:when=1", "error: --init: starting gosu again as /proc/self/exe: permission denied\n"},
+		{"capset:error=EPERM:when=1", "error: --init: becoming the supervisor: operation not permitted\n"},
+		{"sched_setaffinity:error=EPERM", ""},
+	} {
+		call, _, _ := strings.Cut(tc.inject, ":")
+		script := strace + " -f -qq -o /dev/null -e trace=" + call + " -e inject=" + tc.inject + " " + bin +
+			"/gosu --init app sh -c 'echo ran'; echo status=$?; sleep 0.2; echo /proc/[0-9]*"
+		r := run(t, nil, withAccounts(unshare, "-fp", "--mount-proc", "sh", "-c", script)...)
+		want := "status=1\n"
+		if tc.want == "" {
+			want = "ran\nstatus=0\n"
+		}
+		procs := strings.Fields(strings.TrimPrefix(r.stdout, want))
+		if r.code != 0 || !strings.HasPrefix(r.stdout, want) || r.stderr != tc.want || len(procs) != 1 || procs[0] != "/proc/1" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %q, then only /proc/1, and %q", tc.inject, r.code, r.stdout, r.stderr, want, tc.want)
+		}
+	}
+}
+
 // startBlocked starts argv with the signals in mask blocked from its first
 // instruction: the thread that forks it blocks them, and a child starts
 // with its parent thread's mask.
