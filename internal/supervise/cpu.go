@@ -34,7 +34,7 @@ import (
 // 0-1), and the caller's own record, or its absence, cannot be read back.
 //
 // Measured (docs/performance.md): as fast as binding the child too, and
-// about 0.6 ms faster than binding the supervisor alone. With one CPU, or
+// 0.7-1.1 ms faster than binding the supervisor alone. With one CPU, or
 // without getcpu, nothing is bound.
 
 // cpuSet is the kernel's cpu_set_t for the first 1024 CPUs (glibc's size).
