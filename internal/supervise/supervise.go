@@ -6,8 +6,8 @@
 // started, prepares what needs privilege (the pseudo-terminal and its
 // owner, the child subreaper flag, the parent-death signal), starts the
 // child (a fresh gosu that switches and execs the command) held at a gate,
-// each of the two start-ups that follow on a CPU of its own (cpu.go),
-// gives up every capability but CAP_KILL, sets no_new_privs, blocks every
+// unbound, while its own threads keep to one CPU (cpu.go), gives up every
+// capability but CAP_KILL, sets no_new_privs, blocks every
 // signal and execs gosu once more. Resume, in that new image, catches the
 // signals, opens the gate, and runs one event loop in the shape of tini's
 // until the command is done.
